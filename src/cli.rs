@@ -1,0 +1,279 @@
+//! Command-line interface (clap derive). Parsing only: turning these into engine configuration
+//! happens in [`crate::config`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Parse a human duration such as `2s`, `500ms`, `1m 30s` (humantime syntax).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 500ms, 2s, 1m30s)"))
+}
+
+const AFTER_HELP: &str = "\
+EXAMPLES:
+  rtcscope demo                              # a built-in sender and the viewer, no server needed
+  rtcscope ws://host:8889/cam/ws             # watch a MediaMTX (v0.21-v0.22) viewer negotiation
+  rtcscope http://host:8889/cam/             # the same, from the page URL
+  rtcscope --headless --duration 30s URL     # NDJSON events on stdout for 30 s
+  rtcscope serve --listen 0.0.0.0:8889       # a test sender for another host's viewer (like iperf)
+
+HEADLESS MODE:
+  When stdout is not a terminal, or with --headless, every engine event is printed as one JSON
+  object per line (NDJSON). Logs go to the file given by --log-file, never to the terminal.
+
+EXIT CODES:
+  0  media flowed
+  1  runtime error (could not start)
+  2  usage error
+  3  signaling failed (never reached the answer)
+  4  ICE failed (answer received, never connected)
+  5  connected but no media arrived";
+
+/// rtcscope: watch a WebRTC viewer negotiation step by step, and see where and why it breaks.
+#[derive(Debug, Parser)]
+#[command(name = "rtcscope", version, about, long_about = None, after_help = AFTER_HELP)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct Cli {
+    /// What to run; without a subcommand, the viewer runs against URL.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Viewer options (used when no subcommand is given).
+    #[command(flatten)]
+    pub view: ViewArgs,
+
+    /// Write logs (tracing, including webrtc-rs) to this file. Never written to the terminal.
+    #[arg(long, global = true, value_name = "FILE", env = "RTCSCOPE_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
+
+    /// Log filter for --log-file (tracing EnvFilter syntax, e.g. `info,rtcscope=debug`).
+    #[arg(long, global = true, default_value = "info", value_name = "FILTER")]
+    pub log_level: String,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a built-in WebRTC sender speaking the same protocol, with a synthetic video track.
+    Serve(ServeArgs),
+    /// Run `serve` and the viewer against it in one process: see the tool work with no server of your own.
+    Demo(DemoArgs),
+}
+
+/// Options of the viewer.
+#[derive(Debug, Args, Clone)]
+pub struct ViewArgs {
+    /// Signaling URL: `ws://host:8889/cam/ws`, `wss://…`, or the page URL `http://host:8889/cam/`.
+    #[arg(value_name = "URL", required = true)]
+    pub url: Option<String>,
+
+    #[command(flatten)]
+    pub viewer: ViewerOptions,
+}
+
+/// Viewer options shared by the viewer and `demo`.
+#[derive(Debug, Args, Clone)]
+pub struct ViewerOptions {
+    /// Print NDJSON events on stdout instead of the TUI (automatic when stdout is not a terminal).
+    #[arg(long)]
+    pub headless: bool,
+
+    /// Stop after this long (e.g. `30s`, `2m`). Default: run until Ctrl-C.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub duration: Option<Duration>,
+
+    /// Pause between a failed attempt and the next one.
+    #[arg(long, value_parser = parse_duration, default_value = "2s", value_name = "DURATION")]
+    pub restart_pause: Duration,
+
+    /// Restart if no connection is established this long after an attempt starts.
+    #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DURATION")]
+    pub handshake_timeout: Duration,
+
+    /// Stop after this many restarts. Default: unlimited, as the browser viewer does.
+    #[arg(long, value_name = "N")]
+    pub max_restarts: Option<u32>,
+
+    /// Extra ICE server (repeatable): `stun:host:port`, `turn:host:port`, or `turn:user:pass@host:port`.
+    #[arg(long = "ice-server", value_name = "URL")]
+    pub ice_servers: Vec<String>,
+
+    /// Username for --ice-server TURN URLs that carry none.
+    #[arg(long, value_name = "USER")]
+    pub ice_username: Option<String>,
+
+    /// Credential for --ice-server TURN URLs that carry none.
+    #[arg(long, value_name = "PASS")]
+    pub ice_credential: Option<String>,
+
+    /// ICE transport policy: `all`, or `relay` to use TURN relays only.
+    #[arg(long, value_enum, default_value_t = IceTransportPolicy::All)]
+    pub ice_transport_policy: IceTransportPolicy,
+
+    /// Also offer a recvonly audio transceiver.
+    #[arg(long)]
+    pub audio: bool,
+
+    /// Extra HTTP header on the signaling request (repeatable), `Name: value`.
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+
+    /// Accept a TLS certificate that does not verify (self-signed). Verification is on by default.
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Local address(es) for ICE host candidates (repeatable), e.g. `0.0.0.0:0` or `192.168.1.5:40000`.
+    /// Default: `127.0.0.1:0` when the server is on loopback, otherwise `0.0.0.0:0` (every non-loopback interface).
+    #[arg(long = "bind", value_name = "ADDR")]
+    pub bind: Vec<SocketAddr>,
+
+    /// ICE timeouts: `DISCONNECTED,FAILED,KEEPALIVE` (e.g. `2s,5s,1s`). Default: webrtc-rs's `5s,25s,2s`.
+    #[arg(long, value_name = "D,F,K")]
+    pub ice_timeouts: Option<String>,
+}
+
+/// `all` or `relay`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IceTransportPolicy {
+    /// Use every candidate type.
+    All,
+    /// Use TURN relay candidates only.
+    Relay,
+}
+
+/// Video codec of the synthetic track sent by `serve`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VideoCodec {
+    /// VP8 (RFC 7741).
+    Vp8,
+    /// H.264 constrained baseline, packetization mode 1.
+    H264,
+}
+
+/// Options of the built-in sender.
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on for signaling (WebSocket at `/<path>/ws`).
+    #[arg(long, default_value = "127.0.0.1:8889", value_name = "ADDR")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub sender: SenderOptions,
+}
+
+/// Sender options shared by `serve` and `demo`.
+#[derive(Debug, Args, Clone)]
+pub struct SenderOptions {
+    /// Video codec of the synthetic track.
+    #[arg(long, value_enum, default_value_t = VideoCodec::Vp8)]
+    pub codec: VideoCodec,
+
+    /// Target video bitrate in bits per second (suffixes k and M accepted: 2M, 500k).
+    #[arg(long, default_value = "2M", value_parser = parse_bitrate, value_name = "BPS")]
+    pub bitrate: u64,
+
+    /// Frames per second of the synthetic track.
+    #[arg(long, default_value_t = 30, value_name = "FPS")]
+    pub fps: u32,
+
+    /// Interval between key frames.
+    #[arg(long, value_parser = parse_duration, default_value = "2s", value_name = "DURATION")]
+    pub keyframe_interval: Duration,
+
+    /// ICE server the sender uses and announces to viewers (repeatable), as for the viewer's --ice-server.
+    #[arg(long = "serve-ice-server", value_name = "URL")]
+    pub ice_servers: Vec<String>,
+
+    /// Local address(es) for the sender's ICE host candidates (repeatable). Default: the listen address's IP, port 0.
+    #[arg(long = "serve-bind", value_name = "ADDR")]
+    pub bind: Vec<SocketAddr>,
+}
+
+/// Options of `demo`.
+#[derive(Debug, Args, Clone)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub viewer: ViewerOptions,
+
+    #[command(flatten)]
+    pub sender: SenderOptions,
+}
+
+/// Parse a bitrate: `2000000`, `2M`, `500k`, `1.5M`.
+pub fn parse_bitrate(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1_000.0),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1_000_000.0),
+        _ => (t, 1.0),
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a bitrate (examples: 2M, 500k, 1500000)"))?;
+    if !(v.is_finite() && v > 0.0) {
+        return Err(format!("bitrate must be positive, got `{s}`"));
+    }
+    let bps = v * mult;
+    if bps < 10_000.0 || bps > 1_000_000_000.0 {
+        return Err(format!("bitrate `{s}` out of range (10k..1000M)"));
+    }
+    Ok(bps as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bitrates() {
+        assert_eq!(parse_bitrate("2M"), Ok(2_000_000));
+        assert_eq!(parse_bitrate("500k"), Ok(500_000));
+        assert_eq!(parse_bitrate("1.5M"), Ok(1_500_000));
+        assert_eq!(parse_bitrate("64000"), Ok(64_000));
+        assert!(parse_bitrate("fast").is_err());
+        assert!(parse_bitrate("-1M").is_err());
+        assert!(parse_bitrate("1").is_err());
+    }
+
+    #[test]
+    fn viewer_parses_humantime_and_repeatable_options() {
+        let cli = Cli::try_parse_from([
+            "rtcscope",
+            "--duration",
+            "1m30s",
+            "--ice-server",
+            "stun:127.0.0.1:3478",
+            "--ice-server",
+            "turn:u:p@127.0.0.1:3478",
+            "-H",
+            "X-A: b",
+            "ws://127.0.0.1:8889/cam/ws",
+        ])
+        .unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.view.url.as_deref(), Some("ws://127.0.0.1:8889/cam/ws"));
+        assert_eq!(cli.view.viewer.duration, Some(Duration::from_secs(90)));
+        assert_eq!(cli.view.viewer.ice_servers.len(), 2);
+        assert_eq!(cli.view.viewer.restart_pause, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn subcommands_do_not_need_a_url() {
+        let cli = Cli::try_parse_from(["rtcscope", "serve", "--listen", "127.0.0.1:0"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Serve(_))));
+        let cli = Cli::try_parse_from(["rtcscope", "demo", "--duration", "5s"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Demo(_))));
+        assert!(Cli::try_parse_from(["rtcscope"]).is_err());
+        assert!(Cli::try_parse_from(["rtcscope", "--duration", "soon", "ws://x/ws"]).is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! Turning command-line arguments into engine configuration.

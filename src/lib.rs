@@ -1,0 +1,27 @@
+//! rtcscope: a terminal UI for WebRTC connection diagnostics.
+//!
+//! The crate is laid out as trippy and oha are:
+//! - [`engine`] is the only code that touches sockets, webrtc-rs (through [`webrtc_adapter`]) or the clock.
+//!   It emits one ordered, timestamped stream of [`event::Stamped`] events.
+//! - [`session`] is the sans-IO negotiation/restart state machine the engine drives.
+//! - [`proto`] holds the pure parsers and writers of the signaling protocols.
+//! - [`model`] is the pure reducer (`Model::apply`) both consumers share; [`tui`] and [`report`] consume it.
+//! - [`serve`] is the built-in sender used by `rtcscope serve`, `rtcscope demo` and the tests.
+//!
+//! `main.rs` is a thin shell over [`run`].
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod event;
+pub mod model;
+pub mod proto;
+pub mod report;
+pub mod sanitize;
+pub mod serve;
+pub mod session;
+pub mod tui;
+pub mod webrtc_adapter;
+
+pub use app::{Outcome, run};

@@ -1,0 +1,1 @@
+//! The pure reducer over the event stream (`Model::apply`), shared by the TUI and the headless reporter.

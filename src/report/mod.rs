@@ -1,0 +1,1 @@
+//! Headless output: NDJSON events.

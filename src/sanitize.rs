@@ -1,0 +1,1 @@
+//! Making strings that came from the network safe to show on a terminal.

@@ -1,0 +1,1 @@
+//! The built-in WebRTC sender (`rtcscope serve`).
