@@ -1,21 +1,205 @@
-//! The application: `run` dispatches to the viewer (TUI or headless), `serve` or `demo`.
+//! The application: [`run`] dispatches to the viewer (TUI or headless), `serve` or `demo`.
 
-/// How a run ended, mapped to the process exit code by `main`.
+use std::io::IsTerminal;
+
+use anyhow::Context;
+use tokio::sync::mpsc;
+
+use crate::cli::{Cli, Command, ViewerOptions};
+use crate::engine::{Engine, EngineCommand, EngineHandle};
+use crate::event::{Event, MessageKind, Stamped, StateKind};
+
+/// How a run ended; `main` maps it to the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// Media flowed (exit 0).
     MediaFlowed,
-    /// Nothing to report (serve ended) (exit 0).
+    /// A command with nothing to judge ended normally (`serve`) (exit 0).
     Done,
     /// Signaling never reached the answer (exit 3).
     SignalingFailed,
     /// Answer received, never connected (exit 4).
     IceFailed,
-    /// Connected but no media (exit 5).
+    /// Connected but no media arrived (exit 5).
     NoMedia,
 }
 
+impl Outcome {
+    /// The process exit code.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Outcome::MediaFlowed | Outcome::Done => 0,
+            Outcome::SignalingFailed => 3,
+            Outcome::IceFailed => 4,
+            Outcome::NoMedia => 5,
+        }
+    }
+}
+
+/// How far a session got, folded from its events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// An answer was received.
+    pub answered: bool,
+    /// The peer connection reached `connected`.
+    pub connected: bool,
+    /// RTP arrived.
+    pub media: bool,
+}
+
+impl Progress {
+    /// Account for one event.
+    pub fn observe(&mut self, ev: &Event) {
+        match ev {
+            Event::MessageReceived {
+                kind: MessageKind::Answer,
+                ..
+            } => self.answered = true,
+            Event::StateChanged {
+                kind: StateKind::PeerConnection,
+                state,
+            } if state == "connected" => self.connected = true,
+            Event::FirstMedia { .. } => self.media = true,
+            _ => {}
+        }
+    }
+
+    /// The outcome this progress means.
+    pub fn outcome(self) -> Outcome {
+        if self.media {
+            Outcome::MediaFlowed
+        } else if self.connected {
+            Outcome::NoMedia
+        } else if self.answered {
+            Outcome::IceFailed
+        } else {
+            Outcome::SignalingFailed
+        }
+    }
+}
+
 /// Run the application for parsed arguments.
-pub async fn run(_cli: crate::cli::Cli) -> anyhow::Result<Outcome> {
-    Ok(Outcome::Done)
+pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Some(Command::Serve(args)) => {
+            crate::serve::run(args).await?;
+            Ok(Outcome::Done)
+        }
+        Some(Command::Demo(args)) => {
+            let listen = "127.0.0.1:0".parse().context("demo listen address")?;
+            let server = crate::serve::start(listen, args.sender.clone())
+                .await
+                .context("starting the built-in sender")?;
+            let url = server.ws_url("demo");
+            let result = view(&url, &args.viewer).await;
+            server.shutdown().await;
+            result
+        }
+        None => {
+            let url = cli.view.url.context("a URL is required (see --help)")?;
+            view(&url, &cli.view.viewer).await
+        }
+    }
+}
+
+/// Run the viewer against `url`: the TUI on a terminal, NDJSON otherwise.
+pub async fn view(url: &str, opts: &ViewerOptions) -> anyhow::Result<Outcome> {
+    let cfg = crate::config::engine_config(url, opts)?;
+    let handle = Engine::spawn(cfg);
+    let headless = opts.headless || !std::io::stdout().is_terminal();
+    if headless {
+        run_headless(handle).await
+    } else {
+        run_headless(handle).await
+    }
+}
+
+/// Forward Ctrl-C and SIGTERM to the engine as `Stop` (a second Ctrl-C is left to the default handler).
+fn spawn_signal_forwarder(commands: mpsc::Sender<EngineCommand>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        #[cfg(unix)]
+        let sigterm = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let sigterm = std::future::pending::<()>();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = sigterm => {}
+        }
+        let _ = commands.send(EngineCommand::Stop).await;
+    })
+}
+
+/// Headless: every event as NDJSON on stdout until the stream ends.
+pub async fn run_headless(mut handle: EngineHandle) -> anyhow::Result<Outcome> {
+    let signals = spawn_signal_forwarder(handle.commands.clone());
+    let mut progress = Progress::default();
+    let mut stdout = std::io::stdout().lock();
+    let mut stopping = false;
+    while let Some(ev) = handle.events.recv().await {
+        progress.observe(&ev.event);
+        if crate::report::ndjson::write_event(&mut stdout, &ev).is_err() && !stopping {
+            // stdout closed (e.g. `| head`): stop cleanly, keep draining.
+            stopping = true;
+            let _ = handle.commands.send(EngineCommand::Stop).await;
+        }
+    }
+    signals.abort();
+    Ok(progress.outcome())
+}
+
+/// Collect a whole session's events (for tests and reports): runs until the engine ends.
+pub async fn collect(mut handle: EngineHandle) -> Vec<Stamped> {
+    let mut out = Vec::new();
+    while let Some(ev) = handle.events.recv().await {
+        out.push(ev);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_follows_the_furthest_progress() {
+        let table = [
+            (Progress::default(), 3),
+            (
+                Progress {
+                    answered: true,
+                    ..Default::default()
+                },
+                4,
+            ),
+            (
+                Progress {
+                    answered: true,
+                    connected: true,
+                    media: false,
+                },
+                5,
+            ),
+            (
+                Progress {
+                    answered: true,
+                    connected: true,
+                    media: true,
+                },
+                0,
+            ),
+        ];
+        for (p, code) in table {
+            assert_eq!(p.outcome().exit_code(), code, "{p:?}");
+        }
+    }
 }

@@ -184,11 +184,15 @@ pub struct SenderOptions {
     pub keyframe_interval: Duration,
 
     /// ICE server the sender uses and announces to viewers (repeatable), as for the viewer's --ice-server.
-    #[arg(long = "serve-ice-server", value_name = "URL")]
+    #[arg(
+        id = "serve_ice_servers",
+        long = "serve-ice-server",
+        value_name = "URL"
+    )]
     pub ice_servers: Vec<String>,
 
     /// Local address(es) for the sender's ICE host candidates (repeatable). Default: the listen address's IP, port 0.
-    #[arg(long = "serve-bind", value_name = "ADDR")]
+    #[arg(id = "serve_bind", long = "serve-bind", value_name = "ADDR")]
     pub bind: Vec<SocketAddr>,
 }
 

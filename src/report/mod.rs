@@ -1,1 +1,3 @@
-//! Headless output: NDJSON events.
+//! Headless output. [`ndjson`] streams every event as one JSON object per line.
+
+pub mod ndjson;
