@@ -1,1 +1,413 @@
 //! The built-in WebRTC sender (`rtcscope serve`).
+//!
+//! It speaks the legacy MediaMTX (v0.21–v0.22) WebSocket reader protocol as the server: on
+//! `ws://HOST:PORT/<path>/ws` it sends the ICE-server list, answers the viewer's offer, trickles its
+//! candidates, and once the peer connection is `connected` streams a synthetic video track (VP8 or H.264)
+//! at the configured bitrate and frame rate. It is the test peer of the project's tests and a user
+//! feature: run `serve` on one host and the viewer on another to test a network path end to end.
+//!
+//! [`start`] runs it in the background and returns a [`ServeHandle`]; [`run`] is the `serve` command.
+
+mod conn;
+pub mod http;
+pub mod ice;
+pub mod synth;
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinSet;
+
+use crate::cli::{SenderOptions, ServeArgs, VideoCodec};
+use crate::webrtc_adapter::sender::{SenderConfig, SenderIceServer};
+
+/// Time from the ICE-server list being sent to the peer connection reaching `connected` (as MediaMTX).
+pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long [`ServeHandle::shutdown`] waits for connections to close before dropping them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// What was sent, totalled over all connections so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SentStats {
+    /// WebSocket connections accepted.
+    pub connections: u64,
+    /// Connections whose peer connection reached `connected`.
+    pub connected: u64,
+    /// Video frames written.
+    pub frames: u64,
+    /// Key frames among them.
+    pub keyframes: u64,
+    /// Bytes of encoded video written (frame payload, before RTP packetization).
+    pub payload_bytes: u64,
+    /// RTP packets sent, from the stack's outbound-rtp stats (polled about once a second while connected,
+    /// and once more when a connection ends; retransmissions excluded).
+    pub rtp_packets: u64,
+    /// Connections open right now.
+    pub active: u64,
+}
+
+/// Something that happened on a connection, for a human log (`rtcscope serve` prints one line each).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServeNotice {
+    /// A viewer opened the WebSocket.
+    Opened {
+        /// Connection number, from 1.
+        id: u64,
+        /// The viewer's address.
+        peer: SocketAddr,
+        /// The stream path requested (`cam` for `/cam/ws`).
+        path: String,
+    },
+    /// The peer connection reached `connected`; media flows.
+    Connected {
+        /// Connection number.
+        id: u64,
+        /// Time since the WebSocket opened.
+        after: Duration,
+    },
+    /// The connection ended.
+    Closed {
+        /// Connection number.
+        id: u64,
+        /// Why, in words.
+        reason: String,
+        /// Frames sent on it.
+        frames: u64,
+        /// Payload bytes sent on it.
+        payload_bytes: u64,
+        /// How long it lived.
+        lived: Duration,
+    },
+}
+
+impl fmt::Display for ServeNotice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServeNotice::Opened { id, peer, path } => {
+                write!(f, "[{id}] {peer} opened /{path}/ws")
+            }
+            ServeNotice::Connected { id, after } => write!(
+                f,
+                "[{id}] connected after {} ms, sending video",
+                after.as_millis()
+            ),
+            ServeNotice::Closed {
+                id,
+                reason,
+                frames,
+                payload_bytes,
+                lived,
+            } => {
+                let secs = lived.as_secs_f64();
+                let rate = if secs > 0.0 {
+                    format!(
+                        ", {}",
+                        format_bitrate((*payload_bytes as f64 * 8.0 / secs) as u64)
+                    )
+                } else {
+                    String::new()
+                };
+                write!(
+                    f,
+                    "[{id}] closed after {secs:.1} s: {reason} ({frames} frames, {payload_bytes} bytes{rate})"
+                )
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Totals {
+    connections: AtomicU64,
+    connected: AtomicU64,
+    frames: AtomicU64,
+    keyframes: AtomicU64,
+    payload_bytes: AtomicU64,
+    rtp_packets: AtomicU64,
+    active: AtomicU64,
+}
+
+struct Shared {
+    opts: SenderOptions,
+    sender: SenderConfig,
+    ice_json: String,
+    totals: Totals,
+    notices: broadcast::Sender<ServeNotice>,
+    next_id: AtomicU64,
+}
+
+/// A running sender. Dropping it stops it too (without waiting); prefer [`ServeHandle::shutdown`].
+pub struct ServeHandle {
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl ServeHandle {
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The WebSocket URL of stream `path`: `ws://127.0.0.1:PORT/cam/ws` for `cam`. An unspecified listen
+    /// address (`0.0.0.0`, `::`) is written as the loopback address.
+    pub fn ws_url(&self, path: &str) -> String {
+        let mut addr = self.local_addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr.ip() {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            });
+        }
+        let path = path.trim_matches('/');
+        if path.is_empty() {
+            format!("ws://{addr}/stream/ws")
+        } else {
+            format!("ws://{addr}/{path}/ws")
+        }
+    }
+
+    /// Totals over all connections so far.
+    pub fn sent(&self) -> SentStats {
+        let t = &self.shared.totals;
+        SentStats {
+            connections: t.connections.load(Ordering::Relaxed),
+            connected: t.connected.load(Ordering::Relaxed),
+            frames: t.frames.load(Ordering::Relaxed),
+            keyframes: t.keyframes.load(Ordering::Relaxed),
+            payload_bytes: t.payload_bytes.load(Ordering::Relaxed),
+            rtp_packets: t.rtp_packets.load(Ordering::Relaxed),
+            active: t.active.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Receive a [`ServeNotice`] for every connection event from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<ServeNotice> {
+        self.shared.notices.subscribe()
+    }
+
+    /// Stop listening, close every connection (a close frame, then the peer connection) and wait for them.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take()
+            && let Err(e) = task.await
+        {
+            tracing::warn!("serve: accept loop ended abnormally: {e}");
+        }
+    }
+}
+
+impl Drop for ServeHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// The sender configuration derived from the options and the listen address.
+fn sender_config(listen: SocketAddr, opts: &SenderOptions) -> anyhow::Result<SenderConfig> {
+    let ice_servers = opts
+        .ice_servers
+        .iter()
+        .map(|u| ice::parse_ice_server(u))
+        .collect::<anyhow::Result<Vec<SenderIceServer>>>()?;
+    let bind = if opts.bind.is_empty() {
+        vec![SocketAddr::new(listen.ip(), 0)]
+    } else {
+        opts.bind.clone()
+    };
+    Ok(SenderConfig {
+        codec: opts.codec,
+        ice_servers,
+        bind,
+    })
+}
+
+/// Start the sender on `listen` (port 0 picks one; see [`ServeHandle::local_addr`]).
+pub async fn start(listen: SocketAddr, opts: SenderOptions) -> anyhow::Result<ServeHandle> {
+    if opts.fps == 0 || opts.fps > 240 {
+        anyhow::bail!("--fps must be between 1 and 240, got {}", opts.fps);
+    }
+    if opts.keyframe_interval.is_zero() {
+        anyhow::bail!("--keyframe-interval must be positive");
+    }
+    let sender = sender_config(listen, &opts)?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let local_addr = listener.local_addr()?;
+    let ice_json = ice::ice_servers_json(&sender.ice_servers);
+    let (notices, _) = broadcast::channel(256);
+    let shared = Arc::new(Shared {
+        opts,
+        sender,
+        ice_json,
+        totals: Totals::default(),
+        notices,
+        next_id: AtomicU64::new(1),
+    });
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared), stop_rx));
+    tracing::info!(%local_addr, codec = ?shared.opts.codec, bitrate = shared.opts.bitrate, fps = shared.opts.fps, "serve: listening");
+    Ok(ServeHandle {
+        local_addr,
+        shared,
+        stop,
+        task: Some(task),
+    })
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let mut tasks = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            r = listener.accept() => match r {
+                Ok((tcp, peer)) => {
+                    let _ = tcp.set_nodelay(true);
+                    tasks.spawn(conn::handle(Arc::clone(&shared), tcp, peer, stop.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!("serve: accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(r) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Err(e) = r && e.is_panic() {
+                    tracing::error!("serve: a connection task panicked: {e}");
+                }
+            }
+        }
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("serve: connections still open after {SHUTDOWN_GRACE:?}; dropping them");
+        tasks.shutdown().await;
+    }
+    tracing::info!("serve: stopped");
+}
+
+/// `2 Mbit/s`, `500 kbit/s`, `1.5 Mbit/s`.
+pub fn format_bitrate(bps: u64) -> String {
+    let trim = |v: f64| {
+        let s = format!("{v:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    };
+    if bps >= 1_000_000 {
+        format!("{} Mbit/s", trim(bps as f64 / 1e6))
+    } else if bps >= 1_000 {
+        format!("{} kbit/s", trim(bps as f64 / 1e3))
+    } else {
+        format!("{bps} bit/s")
+    }
+}
+
+fn codec_name(c: VideoCodec) -> &'static str {
+    match c {
+        VideoCodec::Vp8 => "VP8",
+        VideoCodec::H264 => "H264",
+    }
+}
+
+/// The banner `rtcscope serve` prints at start.
+pub fn banner(local_addr: SocketAddr, opts: &SenderOptions) -> String {
+    format!(
+        "serving on ws://{local_addr}/<any-path>/ws ({}, {}, {} fps); Ctrl-C to stop",
+        codec_name(opts.codec),
+        format_bitrate(opts.bitrate),
+        opts.fps
+    )
+}
+
+/// `rtcscope serve`: start, print the banner to stderr, run until ctrl-c (tokio::signal) or SIGTERM, shut down.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let handle = start(args.listen, args.sender.clone()).await?;
+    let mut notices = handle.subscribe();
+    eprintln!("{}", banner(handle.local_addr(), &args.sender));
+    let terminate = terminate_signal();
+    tokio::pin!(terminate);
+    loop {
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => {
+                if let Err(e) = r {
+                    tracing::warn!("serve: cannot listen for Ctrl-C: {e}");
+                }
+                break;
+            }
+            _ = &mut terminate => break,
+            n = notices.recv() => match n {
+                Ok(n) => eprintln!("{n}"),
+                Err(broadcast::error::RecvError::Lagged(k)) => eprintln!("({k} connection events not shown)"),
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+        }
+    }
+    let sent = handle.sent();
+    handle.shutdown().await;
+    eprintln!(
+        "stopped: {} connections ({} connected), {} frames, {} bytes sent",
+        sent.connections, sent.connected, sent.frames, sent.payload_bytes
+    );
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn terminate_signal() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(e) => {
+            tracing::warn!("serve: cannot listen for SIGTERM: {e}");
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn terminate_signal() {
+    std::future::pending::<()>().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bitrates_read_well() {
+        assert_eq!(format_bitrate(2_000_000), "2 Mbit/s");
+        assert_eq!(format_bitrate(1_500_000), "1.5 Mbit/s");
+        assert_eq!(format_bitrate(500_000), "500 kbit/s");
+    }
+
+    #[test]
+    fn bind_defaults_to_the_listen_ip() {
+        let opts = SenderOptions {
+            codec: VideoCodec::Vp8,
+            bitrate: 2_000_000,
+            fps: 30,
+            keyframe_interval: Duration::from_secs(2),
+            ice_servers: vec!["turn:u:p@127.0.0.1:3478".into()],
+            bind: vec![],
+        };
+        let cfg = sender_config("127.0.0.1:8889".parse().unwrap(), &opts).unwrap();
+        assert_eq!(cfg.bind, vec!["127.0.0.1:0".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(cfg.ice_servers[0].username.as_deref(), Some("u"));
+        let cfg = sender_config("0.0.0.0:8889".parse().unwrap(), &opts).unwrap();
+        assert_eq!(cfg.bind, vec!["0.0.0.0:0".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(
+            banner("127.0.0.1:8889".parse().unwrap(), &opts),
+            "serving on ws://127.0.0.1:8889/<any-path>/ws (VP8, 2 Mbit/s, 30 fps); Ctrl-C to stop"
+        );
+    }
+}

@@ -1,0 +1,471 @@
+//! One signaling connection: HTTP routing, then the legacy MediaMTX WebSocket protocol as the server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use super::http::{self, PrefixedStream, Route};
+use super::synth::FrameGenerator;
+use super::{HANDSHAKE_DEADLINE, ServeNotice, Shared};
+use crate::webrtc_adapter::sender::{
+    RemoteCandidate, SenderEvent, SenderPcState, SenderPeer, VideoWriter, strip_candidates,
+};
+
+type Ws = WebSocketStream<PrefixedStream>;
+
+/// Time allowed for the request head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// MediaMTX pinged every 30 s.
+const PING_INTERVAL: Duration = Duration::from_secs(30);
+/// Largest signaling message accepted (an SDP offer is a few kB).
+const MAX_MESSAGE: usize = 1 << 20;
+
+/// How a connection ends.
+#[derive(Debug)]
+enum End {
+    /// Close the TCP connection without a close frame (MediaMTX on any error).
+    Drop(String),
+    /// Send a close frame first.
+    Close(CloseCode, String),
+}
+
+/// Counters of one connection, shared with its media task.
+#[derive(Default)]
+struct ConnCounters {
+    frames: AtomicU64,
+    payload_bytes: AtomicU64,
+}
+
+/// Serve one TCP connection until it ends.
+pub(super) async fn handle(
+    shared: Arc<Shared>,
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+    stop: watch::Receiver<bool>,
+) {
+    let (head, bytes) = match tokio::time::timeout(HEAD_TIMEOUT, http::read_head(&mut tcp)).await {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, "serve: reading request: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "serve: no request head within {HEAD_TIMEOUT:?}");
+            return;
+        }
+    };
+    let Some(head) = head else {
+        http::respond(&mut tcp, 400, "Bad Request", "text/plain", "bad request\n").await;
+        return;
+    };
+    tracing::debug!(%peer, method = %head.method, path = %head.path, upgrade = head.upgrade, "serve: request");
+    let path =
+        match http::route(&head) {
+            Route::WebSocket(p) => p,
+            Route::Page(p) => {
+                http::respond(
+                    &mut tcp,
+                    200,
+                    "OK",
+                    "text/html; charset=utf-8",
+                    &http::page(&p),
+                )
+                .await;
+                return;
+            }
+            Route::Status(code, reason) => {
+                let body = match code {
+                404 => format!("404 not found: {} (the WebSocket is at /<path>/ws)\n", head.path),
+                426 => "this is a WebSocket endpoint: connect with rtcscope or a WebSocket client\n"
+                    .to_owned(),
+                _ => format!("{code} {reason}\n"),
+            };
+                http::respond(&mut tcp, code, reason, "text/plain; charset=utf-8", &body).await;
+                return;
+            }
+        };
+    let stream = PrefixedStream::new(bytes, tcp);
+    let ws = match tokio_tungstenite::accept_hdr_async(stream, allow_any_origin).await {
+        Ok(ws) => ws,
+        Err(e) => {
+            tracing::info!(%peer, "serve: WebSocket handshake failed: {e}");
+            return;
+        }
+    };
+
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    shared.totals.connections.fetch_add(1, Ordering::Relaxed);
+    shared.totals.active.fetch_add(1, Ordering::Relaxed);
+    let opened = Instant::now();
+    tracing::info!(id, %peer, %path, "serve: WebSocket opened");
+    let _ = shared.notices.send(ServeNotice::Opened {
+        id,
+        peer,
+        path: path.clone(),
+    });
+
+    let counters = Arc::new(ConnCounters::default());
+    let reason = session(&shared, ws, id, opened, stop, &counters).await;
+
+    shared.totals.active.fetch_sub(1, Ordering::Relaxed);
+    let lived = opened.elapsed();
+    tracing::info!(id, %peer, reason = %reason, lived_ms = lived.as_millis() as u64, "serve: connection closed");
+    let _ = shared.notices.send(ServeNotice::Closed {
+        id,
+        reason,
+        frames: counters.frames.load(Ordering::Relaxed),
+        payload_bytes: counters.payload_bytes.load(Ordering::Relaxed),
+        lived,
+    });
+}
+
+/// The upgrade callback: MediaMTX sent `Access-Control-Allow-Origin: *` (its default `webrtcAllowOrigin`).
+#[allow(clippy::result_large_err)] // the signature is tungstenite's
+fn allow_any_origin(_req: &Request, mut resp: Response) -> Result<Response, ErrorResponse> {
+    if let Ok(v) = "*".parse() {
+        resp.headers_mut().insert("Access-Control-Allow-Origin", v);
+    }
+    Ok(resp)
+}
+
+/// Run the protocol on an open WebSocket; returns why it ended (the socket is closed on return).
+async fn session(
+    shared: &Arc<Shared>,
+    mut ws: Ws,
+    id: u64,
+    opened: Instant,
+    mut stop: watch::Receiver<bool>,
+    counters: &Arc<ConnCounters>,
+) -> String {
+    // 1. ICE servers, always first.
+    if let Err(e) = ws.send(Message::text(shared.ice_json.clone())).await {
+        return format!("could not send the ICE servers: {e}");
+    }
+    let deadline = tokio::time::Instant::now() + HANDSHAKE_DEADLINE;
+
+    // 2. The offer.
+    let offer = tokio::select! {
+        r = read_offer(&mut ws) => r,
+        _ = tokio::time::sleep_until(deadline) => Err(End::Drop("deadline exceeded (no offer)".into())),
+        _ = stop.changed() => Err(End::Close(CloseCode::Away, "server shutting down".into())),
+    };
+    let offer = match offer {
+        Ok(o) => o,
+        Err(end) => return finish(ws, end).await,
+    };
+
+    // 3. Peer connection and answer.
+    let (peer, mut events) = match SenderPeer::new(&shared.sender).await {
+        Ok(x) => x,
+        Err(e) => return finish(ws, End::Drop(e.to_string())).await,
+    };
+    let peer = Arc::new(peer);
+    let end = negotiate_and_stream(
+        shared,
+        &mut ws,
+        &peer,
+        &mut events,
+        offer,
+        id,
+        opened,
+        deadline,
+        &mut stop,
+        counters,
+    )
+    .await;
+    if let Some(t) = peer.outbound_totals().await {
+        tracing::debug!(
+            id,
+            packets = t.packets_sent,
+            bytes = t.bytes_sent,
+            nacks = t.nack_count,
+            plis = t.pli_count,
+            "serve: outbound totals"
+        );
+    }
+    peer.close().await;
+    finish(ws, end).await
+}
+
+/// Close the socket as `end` says, and return the reason in words.
+async fn finish(mut ws: Ws, end: End) -> String {
+    match end {
+        End::Drop(reason) => {
+            // Dropping the stream closes TCP without a close frame (the viewer sees 1006), as MediaMTX did.
+            drop(ws);
+            reason
+        }
+        End::Close(code, reason) => {
+            let frame = CloseFrame {
+                code,
+                reason: reason.clone().into(),
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(Some(frame))).await;
+            reason
+        }
+    }
+}
+
+async fn read_offer(ws: &mut Ws) -> Result<String, End> {
+    loop {
+        let text = match next_text(ws).await? {
+            Some(t) => t,
+            None => continue,
+        };
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| End::Drop(format!("bad JSON before the offer: {e}")))?;
+        match (
+            v.get("type").and_then(Value::as_str),
+            v.get("sdp").and_then(Value::as_str),
+        ) {
+            (Some("offer"), Some(sdp)) => return Ok(sdp.to_owned()),
+            _ => return Err(End::Drop("received SDP is not an offer".into())),
+        }
+    }
+}
+
+/// The next text message; `Ok(None)` for control frames. Errors end the connection.
+async fn next_text(ws: &mut Ws) -> Result<Option<String>, End> {
+    match ws.next().await {
+        None => Err(End::Drop("socket closed by the viewer".into())),
+        Some(Err(e)) => Err(End::Drop(format!("websocket error: {e}"))),
+        Some(Ok(Message::Text(t))) => {
+            if t.len() > MAX_MESSAGE {
+                Err(End::Drop(format!("message too big ({} bytes)", t.len())))
+            } else {
+                Ok(Some(t.as_str().to_owned()))
+            }
+        }
+        Some(Ok(Message::Binary(_))) => {
+            Err(End::Drop("binary message (text JSON expected)".into()))
+        }
+        Some(Ok(Message::Close(f))) => Err(End::Drop(match f {
+            Some(f) => format!(
+                "socket closed by the viewer ({} {})",
+                u16::from(f.code),
+                f.reason
+            ),
+            None => "socket closed by the viewer".into(),
+        })),
+        Some(Ok(_)) => Ok(None), // ping/pong/raw frame: tungstenite answers pings itself
+    }
+}
+
+fn parse_candidate(text: &str) -> Result<RemoteCandidate, End> {
+    let v: Value = serde_json::from_str(text).map_err(|e| End::Drop(format!("bad JSON: {e}")))?;
+    let Some(candidate) = v.get("candidate").and_then(Value::as_str) else {
+        return Err(End::Drop(format!(
+            "expected a candidate, got {}",
+            v.get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("something else")
+        )));
+    };
+    Ok(RemoteCandidate {
+        candidate: candidate.to_owned(),
+        sdp_mid: v.get("sdpMid").and_then(Value::as_str).map(str::to_owned),
+        sdp_mline_index: v
+            .get("sdpMLineIndex")
+            .and_then(Value::as_u64)
+            .and_then(|i| u16::try_from(i).ok()),
+        username_fragment: v
+            .get("usernameFragment")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn negotiate_and_stream(
+    shared: &Arc<Shared>,
+    ws: &mut Ws,
+    peer: &Arc<SenderPeer>,
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<SenderEvent>,
+    offer: String,
+    id: u64,
+    opened: Instant,
+    deadline: tokio::time::Instant,
+    stop: &mut watch::Receiver<bool>,
+    counters: &Arc<ConnCounters>,
+) -> End {
+    let answer = match peer.answer(offer).await {
+        Ok(a) => a,
+        Err(e) => return End::Drop(e.to_string()),
+    };
+    if !answer.video_negotiated {
+        tracing::warn!(
+            id,
+            codec = ?shared.opts.codec,
+            "serve: the offer has no matching video codec; the answer rejects the video m-line and nothing will be sent"
+        );
+    }
+    let msg = serde_json::json!({"type": "answer", "sdp": strip_candidates(&answer.sdp)});
+    if let Err(e) = ws.send(Message::text(msg.to_string())).await {
+        return End::Drop(format!("could not send the answer: {e}"));
+    }
+
+    let mut connected = false;
+    let mut media: Option<tokio::task::JoinHandle<()>> = None;
+    let mut last_packets = 0u64;
+    let mut stats_tick = tokio::time::interval(Duration::from_secs(1));
+    let mut ping_tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + PING_INTERVAL, PING_INTERVAL);
+    let end = loop {
+        tokio::select! {
+            r = next_text(ws) => match r {
+                Err(end) => break end,
+                Ok(None) => {}
+                Ok(Some(text)) => match parse_candidate(&text) {
+                    Err(end) => break end,
+                    Ok(c) => {
+                        tracing::debug!(id, candidate = %c.candidate, "serve: remote candidate");
+                        if let Err(e) = peer.add_remote_candidate(c).await {
+                            tracing::warn!(id, "serve: {e}");
+                        }
+                    }
+                },
+            },
+            ev = events.recv() => match ev {
+                None => break End::Drop("peer connection gone".into()),
+                Some(SenderEvent::LocalCandidate(c)) => {
+                    // MediaMTX stopped relaying candidates once connected.
+                    if !connected {
+                        let msg = serde_json::json!({
+                            "candidate": c, "sdpMid": "", "sdpMLineIndex": 0, "usernameFragment": null
+                        });
+                        if let Err(e) = ws.send(Message::text(msg.to_string())).await {
+                            break End::Drop(format!("websocket error: {e}"));
+                        }
+                    }
+                }
+                Some(SenderEvent::GatheringComplete) => tracing::debug!(id, "serve: gathering complete"),
+                Some(SenderEvent::IceState(s)) => tracing::debug!(id, state = %s, "serve: ICE state"),
+                Some(SenderEvent::State(s)) => {
+                    tracing::debug!(id, state = s.as_str(), "serve: peer connection state");
+                    match s {
+                        SenderPcState::Connected if !connected => {
+                            connected = true;
+                            shared.totals.connected.fetch_add(1, Ordering::Relaxed);
+                            let after = opened.elapsed();
+                            tracing::info!(id, after_ms = after.as_millis() as u64, "serve: peer connection established");
+                            let _ = shared.notices.send(ServeNotice::Connected { id, after });
+                            match peer.video_writer().await {
+                                Ok(w) => media = Some(tokio::spawn(send_media(Arc::clone(shared), w, Arc::clone(counters), id))),
+                                Err(e) => tracing::warn!(id, "serve: {e}"),
+                            }
+                        }
+                        SenderPcState::Failed => break End::Drop("peer connection failed".into()),
+                        SenderPcState::Closed => break End::Drop("peer connection closed".into()),
+                        _ => {}
+                    }
+                }
+            },
+            _ = tokio::time::sleep_until(deadline), if !connected => {
+                break End::Drop("deadline exceeded (not connected 10 s after the ICE servers)".into());
+            }
+            _ = stats_tick.tick(), if connected => {
+                if let Some(t) = peer.outbound_totals().await {
+                    shared.totals.rtp_packets.fetch_add(t.packets_sent.saturating_sub(last_packets), Ordering::Relaxed);
+                    last_packets = last_packets.max(t.packets_sent);
+                }
+            }
+            _ = ping_tick.tick() => {
+                if let Err(e) = ws.send(Message::Ping(Vec::new().into())).await {
+                    break End::Drop(format!("websocket error: {e}"));
+                }
+            }
+            _ = stop.changed() => break End::Close(CloseCode::Away, "server shutting down".into()),
+        }
+    };
+    if let Some(m) = media {
+        m.abort();
+        let _ = m.await;
+    }
+    if connected && let Some(t) = peer.outbound_totals().await {
+        shared.totals.rtp_packets.fetch_add(
+            t.packets_sent.saturating_sub(last_packets),
+            Ordering::Relaxed,
+        );
+    }
+    end
+}
+
+/// Write synthetic frames at the configured rate until aborted or the track refuses them for 2 s.
+async fn send_media(
+    shared: Arc<Shared>,
+    writer: VideoWriter,
+    counters: Arc<ConnCounters>,
+    id: u64,
+) {
+    let opts = &shared.opts;
+    let mut frames =
+        FrameGenerator::new(opts.codec, opts.bitrate, opts.fps, opts.keyframe_interval);
+    let period = Duration::from_secs_f64(1.0 / f64::from(opts.fps.max(1)));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut failures = 0u32;
+    tracing::debug!(
+        id,
+        payload_type = writer.payload_type(),
+        "serve: sending video"
+    );
+    loop {
+        tick.tick().await;
+        let frame = frames.next_frame();
+        let len = frame.data.len() as u64;
+        match writer.write(frame.data, period, Instant::now()).await {
+            Ok(()) => {
+                failures = 0;
+                counters.frames.fetch_add(1, Ordering::Relaxed);
+                counters.payload_bytes.fetch_add(len, Ordering::Relaxed);
+                let t = &shared.totals;
+                t.frames.fetch_add(1, Ordering::Relaxed);
+                t.payload_bytes.fetch_add(len, Ordering::Relaxed);
+                if frame.keyframe {
+                    t.keyframes.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::debug!(id, "serve: frame {}: {e}", frame.index);
+                if failures > opts.fps.max(1) * 2 {
+                    tracing::warn!(id, "serve: the track refuses frames ({e}); stopping video");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_with_empty_or_null_mid() {
+        let c = parse_candidate(
+            r#"{"candidate":"candidate:1 1 udp 1 127.0.0.1 5 typ host","sdpMid":"","sdpMLineIndex":0,"usernameFragment":null}"#,
+        )
+        .unwrap();
+        assert_eq!(c.sdp_mid.as_deref(), Some(""));
+        assert_eq!(c.username_fragment, None);
+        let c =
+            parse_candidate(r#"{"candidate":"candidate:x","sdpMid":null,"sdpMLineIndex":null}"#)
+                .unwrap();
+        assert_eq!(c.sdp_mid, None);
+        assert_eq!(c.sdp_mline_index, None);
+        assert!(parse_candidate(r#"{"type":"offer","sdp":"v=0"}"#).is_err());
+        assert!(parse_candidate("nope").is_err());
+    }
+}

@@ -1,0 +1,593 @@
+//! The sending side of a peer connection, for the built-in sender (`rtcscope serve`).
+//!
+//! Every webrtc-rs call of the sender lives here. [`SenderPeer`] answers a viewer's offer with one
+//! synthetic video track, reports what the peer connection does as [`SenderEvent`]s, and hands out a
+//! [`VideoWriter`] once connected.
+//!
+//! webrtc-rs 0.21.1 specifics handled here:
+//! - mDNS is disabled (the default `QueryOnly` opens a multicast socket);
+//! - host candidates come from explicit bind addresses (`0.0.0.0:0` skips loopback, so loopback tests bind
+//!   `127.0.0.1:0`);
+//! - a local track needs an explicit SSRC and codec, and samples are written with the *negotiated* payload
+//!   type, read from the sender's parameters after the answer is applied;
+//! - event-handler callbacks run on the connection's driver: they only forward into a channel;
+//! - the local track's RTCP queue is drained (the driver logs an error per packet it cannot queue).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rtc::interceptor::Registry;
+use rtc::media::Sample;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_G722, MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_PCMA, MIME_TYPE_PCMU, MIME_TYPE_VP8,
+};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
+    RTCRtpEncodingParameters, RtpCodecKind,
+};
+use tokio::sync::mpsc;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::peer_connection::{
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceConnectionState, RTCIceGatheringState,
+    RTCIceServer, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
+    SettingEngineBuilder, StatsSelector, register_default_interceptors,
+};
+use webrtc::rtp_transceiver::RtpSender;
+
+use crate::cli::VideoCodec;
+
+/// The H.264 format the sender offers and sends: constrained baseline, packetization mode 1.
+pub const H264_FMTP: &str =
+    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
+
+/// An error of the sender's peer connection.
+#[derive(Debug, thiserror::Error)]
+pub enum SenderError {
+    /// The peer connection (or its media engine, track, sockets) could not be built.
+    #[error("could not build the sender peer connection: {0}")]
+    Build(String),
+    /// The offer was not a usable SDP offer, or applying it failed.
+    #[error("bad offer: {0}")]
+    Offer(String),
+    /// Creating or applying the answer failed.
+    #[error("could not answer: {0}")]
+    Answer(String),
+    /// A remote candidate was rejected.
+    #[error("candidate rejected: {0}")]
+    Candidate(String),
+    /// The configured codec was not negotiated (the viewer did not offer it).
+    #[error("the viewer did not accept {0}: no video is sent")]
+    CodecNotNegotiated(&'static str),
+    /// Writing media failed.
+    #[error("write failed: {0}")]
+    Write(String),
+}
+
+/// An ICE server for the sender's peer connection (credentials already split out of the URL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderIceServer {
+    /// The URL without credentials, e.g. `turn:127.0.0.1:3478`.
+    pub url: String,
+    /// TURN username, if any.
+    pub username: Option<String>,
+    /// TURN credential, if any.
+    pub credential: Option<String>,
+}
+
+/// How to build a [`SenderPeer`].
+#[derive(Debug, Clone)]
+pub struct SenderConfig {
+    /// Codec of the video track.
+    pub codec: VideoCodec,
+    /// ICE servers.
+    pub ice_servers: Vec<SenderIceServer>,
+    /// Local addresses for host candidates (`127.0.0.1:0`, `0.0.0.0:0`, …).
+    pub bind: Vec<SocketAddr>,
+}
+
+/// Peer-connection state, as the W3C names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SenderPcState {
+    /// `new`.
+    New,
+    /// `connecting`.
+    Connecting,
+    /// `connected`.
+    Connected,
+    /// `disconnected`.
+    Disconnected,
+    /// `failed`.
+    Failed,
+    /// `closed`.
+    Closed,
+}
+
+impl SenderPcState {
+    /// The W3C name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SenderPcState::New => "new",
+            SenderPcState::Connecting => "connecting",
+            SenderPcState::Connected => "connected",
+            SenderPcState::Disconnected => "disconnected",
+            SenderPcState::Failed => "failed",
+            SenderPcState::Closed => "closed",
+        }
+    }
+}
+
+/// What the sender's peer connection reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SenderEvent {
+    /// A local candidate, as the `candidate:…` attribute line (to trickle to the viewer).
+    LocalCandidate(String),
+    /// Local gathering finished.
+    GatheringComplete,
+    /// The ICE connection state changed (W3C name).
+    IceState(String),
+    /// The peer-connection state changed.
+    State(SenderPcState),
+}
+
+/// A remote candidate as the viewer sent it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteCandidate {
+    /// The `candidate:…` line.
+    pub candidate: String,
+    /// `sdpMid` (`""` and `null` are both accepted).
+    pub sdp_mid: Option<String>,
+    /// `sdpMLineIndex`.
+    pub sdp_mline_index: Option<u16>,
+    /// `usernameFragment`.
+    pub username_fragment: Option<String>,
+}
+
+/// The result of answering an offer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The full answer SDP (candidates included as webrtc-rs wrote them).
+    pub sdp: String,
+    /// Whether the configured video codec was negotiated; if not, the video m-line is rejected.
+    pub video_negotiated: bool,
+}
+
+/// Sender-side RTP totals of one connection (outbound-rtp stats).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboundTotals {
+    /// RTP packets sent.
+    pub packets_sent: u64,
+    /// RTP payload bytes sent.
+    pub bytes_sent: u64,
+    /// NACKs received.
+    pub nack_count: u32,
+    /// PLIs received.
+    pub pli_count: u32,
+}
+
+struct Handler {
+    tx: mpsc::UnboundedSender<SenderEvent>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        match event.candidate.to_json() {
+            Ok(init) => {
+                let _ = self.tx.send(SenderEvent::LocalCandidate(init.candidate));
+            }
+            Err(e) => tracing::warn!("sender: cannot serialise local candidate: {e}"),
+        }
+    }
+
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            let _ = self.tx.send(SenderEvent::GatheringComplete);
+        }
+    }
+
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        let _ = self.tx.send(SenderEvent::IceState(state.to_string()));
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let s = match state {
+            RTCPeerConnectionState::New => SenderPcState::New,
+            RTCPeerConnectionState::Connecting => SenderPcState::Connecting,
+            RTCPeerConnectionState::Connected => SenderPcState::Connected,
+            RTCPeerConnectionState::Disconnected => SenderPcState::Disconnected,
+            RTCPeerConnectionState::Failed => SenderPcState::Failed,
+            RTCPeerConnectionState::Closed => SenderPcState::Closed,
+            _ => return,
+        };
+        let _ = self.tx.send(SenderEvent::State(s));
+    }
+}
+
+/// The mime type of a codec.
+pub fn mime_type(codec: VideoCodec) -> &'static str {
+    match codec {
+        VideoCodec::Vp8 => MIME_TYPE_VP8,
+        VideoCodec::H264 => MIME_TYPE_H264,
+    }
+}
+
+fn video_feedback() -> Vec<RTCPFeedback> {
+    [
+        ("goog-remb", ""),
+        ("ccm", "fir"),
+        ("nack", ""),
+        ("nack", "pli"),
+    ]
+    .into_iter()
+    .map(|(typ, parameter)| RTCPFeedback {
+        typ: typ.to_owned(),
+        parameter: parameter.to_owned(),
+    })
+    .collect()
+}
+
+/// The codec of the track (what is sent).
+fn track_codec(codec: VideoCodec) -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: mime_type(codec).to_owned(),
+        clock_rate: 90000,
+        channels: 0,
+        sdp_fmtp_line: match codec {
+            VideoCodec::Vp8 => String::new(),
+            VideoCodec::H264 => H264_FMTP.to_owned(),
+        },
+        rtcp_feedback: video_feedback(),
+    }
+}
+
+/// Media engine: the audio codecs a viewer may offer (answered without a track, so `inactive`), and only
+/// the configured video codec, so the answer never picks another one. No RTX: webrtc-rs 0.21.1 storms
+/// retransmissions under loss when RTX is negotiated (reference, "Retransmission storm"); plain NACK
+/// retransmission still works.
+fn media_engine(codec: VideoCodec) -> Result<MediaEngine, SenderError> {
+    let mut me = MediaEngine::default();
+    let audio = [
+        (MIME_TYPE_OPUS, 48000, 2, "minptime=10;useinbandfec=1", 111),
+        (MIME_TYPE_G722, 8000, 0, "", 9),
+        (MIME_TYPE_PCMU, 8000, 0, "", 0),
+        (MIME_TYPE_PCMA, 8000, 0, "", 8),
+    ];
+    for (mime, clock_rate, channels, fmtp, pt) in audio {
+        me.register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: RTCRtpCodec {
+                    mime_type: mime.to_owned(),
+                    clock_rate,
+                    channels,
+                    sdp_fmtp_line: fmtp.to_owned(),
+                    rtcp_feedback: vec![],
+                },
+                payload_type: pt,
+            },
+            RtpCodecKind::Audio,
+        )
+        .map_err(|e| SenderError::Build(e.to_string()))?;
+    }
+    let video: Vec<(String, u8)> = match codec {
+        VideoCodec::Vp8 => vec![(String::new(), 96)],
+        // Browsers offer both 42e01f and 42001f with packetization mode 1; accept either (same bitstream
+        // for what we send), preferring constrained baseline.
+        VideoCodec::H264 => vec![
+            (H264_FMTP.to_owned(), 125),
+            (
+                "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f".to_owned(),
+                102,
+            ),
+        ],
+    };
+    for (fmtp, pt) in video {
+        me.register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: RTCRtpCodec {
+                    sdp_fmtp_line: fmtp,
+                    ..track_codec(codec)
+                },
+                payload_type: pt,
+            },
+            RtpCodecKind::Video,
+        )
+        .map_err(|e| SenderError::Build(e.to_string()))?;
+    }
+    Ok(me)
+}
+
+/// One sender peer connection with its synthetic video track.
+pub struct SenderPeer {
+    pc: Arc<dyn PeerConnection>,
+    track: Arc<TrackLocalStaticSample>,
+    rtp_sender: Arc<dyn RtpSender>,
+    ssrc: u32,
+    codec: VideoCodec,
+    rtcp_drain: tokio::task::JoinHandle<()>,
+}
+
+impl SenderPeer {
+    /// Build the peer connection (nothing is sent on the network until an offer is answered).
+    /// Events arrive on the returned receiver until the connection is closed.
+    pub async fn new(
+        config: &SenderConfig,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<SenderEvent>), SenderError> {
+        let mut me = media_engine(config.codec)?;
+        let registry = register_default_interceptors(Registry::new(), &mut me)
+            .map_err(|e| SenderError::Build(e.to_string()))?;
+        let ice_servers = config
+            .ice_servers
+            .iter()
+            .map(|s| RTCIceServer {
+                urls: vec![s.url.clone()],
+                username: s.username.clone().unwrap_or_default(),
+                credential: s.credential.clone().unwrap_or_default(),
+            })
+            .collect();
+        let cfg = RTCConfigurationBuilder::new()
+            .with_ice_servers(ice_servers)
+            .build();
+        let se = SettingEngineBuilder::new()
+            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+            .with_discard_local_candidates_during_ice_restart(true)
+            .build();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let bind: Vec<SocketAddr> = if config.bind.is_empty() {
+            vec![SocketAddr::from(([127, 0, 0, 1], 0))]
+        } else {
+            config.bind.clone()
+        };
+        let pc = PeerConnectionBuilder::new()
+            .with_configuration(cfg)
+            .with_media_engine(me)
+            .with_interceptor_registry(registry)
+            .with_setting_engine(se)
+            .with_handler(Arc::new(Handler { tx }))
+            .with_udp_addrs(bind)
+            .build()
+            .await
+            .map_err(|e| SenderError::Build(e.to_string()))?;
+        let pc: Arc<dyn PeerConnection> = Arc::new(pc);
+
+        let ssrc = rand::random::<u32>();
+        let track = TrackLocalStaticSample::new(
+            Instant::now(),
+            MediaStreamTrack::new(
+                "rtcscope".to_owned(),
+                "rtcscope-video".to_owned(),
+                "rtcscope synthetic video".to_owned(),
+                RtpCodecKind::Video,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(ssrc),
+                        ..Default::default()
+                    },
+                    codec: track_codec(config.codec),
+                    ..Default::default()
+                }],
+            ),
+        )
+        .map_err(|e| SenderError::Build(e.to_string()))?;
+        let track = Arc::new(track);
+        let rtp_sender = match pc
+            .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = pc.close().await;
+                return Err(SenderError::Build(e.to_string()));
+            }
+        };
+        let drain_track = Arc::clone(&track);
+        let rtcp_drain = tokio::spawn(async move {
+            while let Some(_event) = drain_track.poll().await {
+                // RTCP for the application (nothing by default); the interceptors already acted on it.
+            }
+        });
+        Ok((
+            SenderPeer {
+                pc,
+                track,
+                rtp_sender,
+                ssrc,
+                codec: config.codec,
+                rtcp_drain,
+            },
+            rx,
+        ))
+    }
+
+    /// Apply the viewer's offer, create and apply the answer, and return it.
+    pub async fn answer(&self, offer_sdp: String) -> Result<Answer, SenderError> {
+        let offer = RTCSessionDescription::offer(offer_sdp)
+            .map_err(|e| SenderError::Offer(e.to_string()))?;
+        self.pc
+            .set_remote_description(offer)
+            .await
+            .map_err(|e| SenderError::Offer(e.to_string()))?;
+        let (answer, video_negotiated) = match self.pc.create_answer(None).await {
+            Ok(a) => (a, true),
+            // The offer has none of our codecs. webrtc-rs (like pion) refuses to answer for a transceiver
+            // that has a sender without codecs; without the sender it rejects the m-line (port 0), which
+            // is what a viewer should see.
+            Err(webrtc::error::Error::ErrSenderWithNoCodecs) => {
+                self.pc
+                    .remove_track(&self.rtp_sender)
+                    .await
+                    .map_err(|e| SenderError::Answer(e.to_string()))?;
+                let a = self
+                    .pc
+                    .create_answer(None)
+                    .await
+                    .map_err(|e| SenderError::Answer(e.to_string()))?;
+                (a, false)
+            }
+            Err(e) => return Err(SenderError::Answer(e.to_string())),
+        };
+        self.pc
+            .set_local_description(answer)
+            .await
+            .map_err(|e| SenderError::Answer(e.to_string()))?;
+        let sdp = match self.pc.local_description().await {
+            Some(d) => d.sdp,
+            None => return Err(SenderError::Answer("no local description".into())),
+        };
+        let video_negotiated = video_negotiated && self.payload_type().await.is_ok();
+        Ok(Answer {
+            sdp,
+            video_negotiated,
+        })
+    }
+
+    /// Add a candidate the viewer trickled. An empty candidate (end of candidates) is accepted and ignored.
+    pub async fn add_remote_candidate(&self, c: RemoteCandidate) -> Result<(), SenderError> {
+        if c.candidate.trim().is_empty() {
+            return Ok(());
+        }
+        let init = RTCIceCandidateInit {
+            candidate: c.candidate,
+            // webrtc-rs ignores the mid (single transport, bundled); keep "" and null apart anyway.
+            sdp_mid: c.sdp_mid,
+            sdp_mline_index: c.sdp_mline_index,
+            username_fragment: c.username_fragment,
+            url: None,
+        };
+        self.pc
+            .add_ice_candidate(init)
+            .await
+            .map_err(|e| SenderError::Candidate(e.to_string()))
+    }
+
+    async fn payload_type(&self) -> Result<u8, SenderError> {
+        let params = self
+            .rtp_sender
+            .get_parameters()
+            .await
+            .map_err(|e| SenderError::Answer(e.to_string()))?;
+        let mime = mime_type(self.codec);
+        params
+            .rtp_parameters
+            .codecs
+            .iter()
+            .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(mime))
+            .map(|c| c.payload_type)
+            .ok_or(SenderError::CodecNotNegotiated(mime))
+    }
+
+    /// A writer for the video track, with the negotiated payload type. Call after [`SenderPeer::answer`].
+    pub async fn video_writer(&self) -> Result<VideoWriter, SenderError> {
+        let payload_type = self.payload_type().await?;
+        Ok(VideoWriter {
+            track: Arc::clone(&self.track),
+            ssrc: self.ssrc,
+            payload_type,
+        })
+    }
+
+    /// Outbound-rtp totals of the video track, if the stack reports them yet.
+    pub async fn outbound_totals(&self) -> Option<OutboundTotals> {
+        let report = self.pc.get_stats(Instant::now(), StatsSelector::None).await;
+        report
+            .outbound_rtp_streams()
+            .find(|s| s.sent_rtp_stream_stats.rtp_stream_stats.ssrc == self.ssrc)
+            .map(|s| OutboundTotals {
+                packets_sent: s.sent_rtp_stream_stats.packets_sent,
+                bytes_sent: s.sent_rtp_stream_stats.bytes_sent,
+                nack_count: s.nack_count,
+                pli_count: s.pli_count,
+            })
+    }
+
+    /// The SSRC of the video track.
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
+    /// Close the peer connection (idempotent).
+    pub async fn close(&self) {
+        if let Err(e) = self.pc.close().await {
+            tracing::debug!("sender: close: {e}");
+        }
+        self.rtcp_drain.abort();
+    }
+}
+
+impl Drop for SenderPeer {
+    fn drop(&mut self) {
+        self.rtcp_drain.abort();
+    }
+}
+
+/// Writes encoded frames to the video track.
+#[derive(Clone)]
+pub struct VideoWriter {
+    track: Arc<TrackLocalStaticSample>,
+    ssrc: u32,
+    payload_type: u8,
+}
+
+impl VideoWriter {
+    /// The negotiated payload type.
+    pub fn payload_type(&self) -> u8 {
+        self.payload_type
+    }
+
+    /// Packetize and send one frame lasting `duration`, generated at `at`.
+    pub async fn write(
+        &self,
+        data: Bytes,
+        duration: Duration,
+        at: Instant,
+    ) -> Result<(), SenderError> {
+        self.track
+            .sample_writer(self.ssrc, self.payload_type)
+            .write_sample(&Sample {
+                data,
+                duration,
+                ..Sample::new(at)
+            })
+            .await
+            .map_err(|e| SenderError::Write(e.to_string()))
+    }
+}
+
+/// Remove `a=candidate:` and `a=end-of-candidates` lines from an SDP, as MediaMTX did before sending its
+/// answer (candidates are trickled instead).
+pub fn strip_candidates(sdp: &str) -> String {
+    let eol = if sdp.contains("\r\n") { "\r\n" } else { "\n" };
+    let mut out = String::with_capacity(sdp.len());
+    for line in sdp.split(eol) {
+        if line.is_empty() {
+            continue;
+        }
+        if line.starts_with("a=candidate:") || line == "a=end-of-candidates" {
+            continue;
+        }
+        out.push_str(line);
+        out.push_str(eol);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_candidate_lines_only() {
+        let sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n\
+                   a=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\na=end-of-candidates\r\na=mid:0\r\n";
+        let out = strip_candidates(sdp);
+        assert!(!out.contains("a=candidate"));
+        assert!(!out.contains("end-of-candidates"));
+        assert!(out.contains("a=mid:0\r\n"));
+        assert!(out.starts_with("v=0\r\n"));
+        assert!(out.ends_with("\r\n"));
+    }
+}
