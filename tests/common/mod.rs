@@ -1,0 +1,341 @@
+//! Shared helpers for the engine's integration tests: real sockets on 127.0.0.1 only.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use rtcscope::cli::{Cli, SenderOptions};
+use rtcscope::engine::{Engine, EngineHandle};
+use rtcscope::event::{Event, Stamped};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Parse viewer arguments exactly as the binary does and start an engine.
+pub fn viewer(args: &[&str]) -> EngineHandle {
+    let mut argv = vec!["rtcscope", "--headless"];
+    argv.extend_from_slice(args);
+    let cli = Cli::try_parse_from(argv).expect("valid arguments");
+    let url = cli.view.url.clone().expect("url");
+    let cfg = rtcscope::config::engine_config(&url, &cli.view.viewer).expect("valid config");
+    Engine::spawn(cfg)
+}
+
+/// Default sender options (VP8, 2 Mbit/s, 30 fps) with overrides from `serve` arguments.
+pub fn sender_options(args: &[&str]) -> SenderOptions {
+    let mut argv = vec!["rtcscope", "serve"];
+    argv.extend_from_slice(args);
+    match Cli::try_parse_from(argv)
+        .expect("valid serve arguments")
+        .command
+    {
+        Some(rtcscope::cli::Command::Serve(a)) => a.sender,
+        _ => unreachable!(),
+    }
+}
+
+/// Collect every event until `ended`, failing the test if it takes longer than `limit`.
+pub async fn collect(handle: EngineHandle, limit: Duration) -> Vec<Stamped> {
+    tokio::time::timeout(limit, rtcscope::app::collect(handle))
+        .await
+        .expect("the session ended within the time limit")
+}
+
+/// Events of one type name.
+pub fn of<'a>(events: &'a [Stamped], name: &str) -> Vec<&'a Stamped> {
+    events.iter().filter(|e| e.event.name() == name).collect()
+}
+
+/// Print a compact transcript (shown when a test fails).
+pub fn dump(events: &[Stamped]) -> String {
+    events
+        .iter()
+        .map(|e| {
+            let mut j = serde_json::to_string(e).unwrap_or_default();
+            j.truncate(220);
+            j
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What a fault-injecting proxy does to the server → viewer direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Relay everything.
+    None,
+    /// Relay up to and including the answer, then drop the TCP connection without a close frame.
+    CloseAfterAnswer,
+    /// Replace the ICE-server list with invalid JSON.
+    GarbageFirst,
+    /// Drop the answer and everything after it (the server "never answers").
+    NeverAnswer,
+    /// Send a malformed candidate and an escape-sequence-laden one before relaying the real ones.
+    BadCandidates,
+    /// Replace the answer with a 2 MiB message.
+    HugeAnswer,
+}
+
+/// A WebSocket proxy in front of a real server that misbehaves on the first `faulty` connections.
+pub struct FaultProxy {
+    /// Where the viewer connects.
+    pub addr: SocketAddr,
+    /// Connections accepted so far.
+    pub connections: Arc<AtomicU32>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FaultProxy {
+    /// Start a proxy to `upstream` (a ws:// URL).
+    pub async fn start(upstream: String, fault: Fault, faulty: u32) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let connections = Arc::new(AtomicU32::new(0));
+        let counter = connections.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                let fault = if n < faulty { fault } else { Fault::None };
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(down) = tokio_tungstenite::accept_async(tcp).await else {
+                        return;
+                    };
+                    let Ok((up, _)) = tokio_tungstenite::connect_async(upstream.as_str()).await
+                    else {
+                        return;
+                    };
+                    relay(down, up, fault).await;
+                });
+            }
+        });
+        Self {
+            addr,
+            connections,
+            task,
+        }
+    }
+
+    /// The URL a viewer dials.
+    pub fn url(&self) -> String {
+        format!("ws://{}/cam/ws", self.addr)
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn relay<D, U>(down: D, up: U, fault: Fault)
+where
+    D: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
+        + futures_util::Sink<Message>
+        + Unpin,
+    U: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
+        + futures_util::Sink<Message>
+        + Unpin,
+{
+    let (mut down_tx, mut down_rx) = down.split();
+    let (mut up_tx, mut up_rx) = up.split();
+    let viewer_to_server = async {
+        while let Some(Ok(m)) = down_rx.next().await {
+            if up_tx.send(m).await.is_err() {
+                break;
+            }
+        }
+    };
+    let server_to_viewer = async {
+        let mut first = true;
+        while let Some(Ok(m)) = up_rx.next().await {
+            let text = match &m {
+                Message::Text(t) => t.to_string(),
+                _ => String::new(),
+            };
+            let is_answer = text.contains("\"answer\"");
+            match fault {
+                Fault::GarbageFirst if first => {
+                    let _ = down_tx
+                        .send(Message::text("{this is not json \u{1b}[31m"))
+                        .await;
+                    first = false;
+                    continue;
+                }
+                Fault::NeverAnswer if is_answer => {
+                    // Swallow the answer and everything after, keep the socket open.
+                    std::future::pending::<()>().await;
+                }
+                Fault::HugeAnswer if is_answer => {
+                    let big = format!(
+                        "{{\"type\":\"answer\",\"sdp\":\"{}\"}}",
+                        "a".repeat(2 << 20)
+                    );
+                    let _ = down_tx.send(Message::text(big)).await;
+                    std::future::pending::<()>().await;
+                }
+                Fault::BadCandidates if is_answer => {
+                    if down_tx.send(m).await.is_err() {
+                        break;
+                    }
+                    let bad = [
+                        r#"{"candidate":"candidate:1 1 udp notanumber 127.0.0.1 9 typ host","sdpMid":"","sdpMLineIndex":0,"usernameFragment":null}"#,
+                        "{\"candidate\":\"candidate:1 1 udp 1 127.0.0.1 9 typ \\u001b]0;pwned\\u0007\",\"sdpMid\":\"0\",\"sdpMLineIndex\":0}",
+                    ];
+                    for b in bad {
+                        let _ = down_tx.send(Message::text(b)).await;
+                    }
+                    first = false;
+                    continue;
+                }
+                _ => {}
+            }
+            first = false;
+            if down_tx.send(m).await.is_err() {
+                break;
+            }
+            if fault == Fault::CloseAfterAnswer && is_answer {
+                // Drop both halves: the TCP connection ends without a close frame.
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        _ = viewer_to_server => {}
+        _ = server_to_viewer => {}
+    }
+}
+
+/// Whether a TURN server binary (coturn) is installed.
+pub fn coturn_available() -> bool {
+    std::process::Command::new("turnserver")
+        .arg("--help")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// A coturn process on 127.0.0.1 with long-term credentials `test:secret`, killed on drop.
+pub struct Coturn {
+    /// UDP/TCP listening port.
+    pub port: u16,
+    child: std::process::Child,
+    _dir: TempDir,
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    /// Create a unique directory under the system temp dir.
+    pub fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!(
+            "rtcscope-{tag}-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
+        std::fs::create_dir_all(&p).expect("temp dir");
+        Self(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
+/// A free UDP+TCP port on 127.0.0.1 (best effort: bind, read, release).
+pub fn free_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        let port = udp.local_addr().expect("addr").port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+impl Coturn {
+    /// Start coturn; panics with a clear message if it does not come up.
+    pub async fn start() -> Self {
+        let dir = TempDir::new("coturn");
+        let port = free_port();
+        let min = 40000 + (rand_suffix() % 20000) as u16;
+        let log = dir.0.join("turn.log");
+        let child = std::process::Command::new("turnserver")
+            .args([
+                "-n",
+                "--listening-ip=127.0.0.1",
+                "--relay-ip=127.0.0.1",
+                &format!("--listening-port={port}"),
+                &format!("--min-port={min}"),
+                &format!("--max-port={}", min + 100),
+                "--lt-cred-mech",
+                "--user=test:secret",
+                "--realm=test",
+                "--allow-loopback-peers",
+                "--no-tls",
+                "--no-dtls",
+                "--no-cli",
+                "--log-file=stdout",
+                "--simple-log",
+                &format!("--pidfile={}", dir.0.join("turn.pid").display()),
+                &format!("--userdb={}", dir.0.join("turndb").display()),
+            ])
+            .stdout(
+                std::fs::File::create(&log)
+                    .map(std::process::Stdio::from)
+                    .unwrap_or_else(|_| std::process::Stdio::null()),
+            )
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn turnserver");
+        // Ready when its log says so (poll, do not sleep blindly).
+        for _ in 0..100 {
+            if std::fs::read_to_string(&log)
+                .map(|l| l.contains("Total General servers") || l.contains("General servers"))
+                .unwrap_or(false)
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self {
+            port,
+            child,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The last `track_stats` event's statistics, if any.
+pub fn last_track_stats(events: &[Stamped]) -> Option<rtcscope::event::TrackStats> {
+    events.iter().rev().find_map(|e| match &e.event {
+        Event::TrackStats { stats } => Some(stats.clone()),
+        _ => None,
+    })
+}
