@@ -413,7 +413,8 @@ pub enum Event {
     },
     /// A new attempt begins (the first, or after a restart).
     AttemptStarted {
-        /// Attempt number, from 1.
+        /// Attempt number, from 1 (the same as the stamp's `attempt`; serialised as `number`).
+        #[serde(rename = "number")]
         attempt: u32,
     },
     /// Opening the signaling connection.
@@ -682,6 +683,15 @@ mod tests {
         for e in events {
             let v = serde_json::to_value(&e).unwrap();
             assert_eq!(v["type"], e.name());
+            // Flattened into a stamp, no field may collide with seq/t_ms/attempt.
+            let st = Stamped {
+                seq: 1,
+                t_ms: 2.0,
+                attempt: 3,
+                event: e.clone(),
+            };
+            let back: Stamped = serde_json::from_str(&serde_json::to_string(&st).unwrap()).unwrap();
+            assert_eq!(back, st);
         }
     }
 }
