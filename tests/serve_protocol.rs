@@ -653,3 +653,146 @@ fn restrict_to_vp8(sdp: &str) -> String {
     }
     out
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Deliberate faults (`serve::start_with`), each reproducing a field failure at a known phase.
+
+async fn start_faulty(fault: serve::Fault, deadline: Duration) -> ServeHandle {
+    let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let tuning = serve::ServeTuning {
+        handshake_deadline: deadline,
+        fault: Some(fault),
+    };
+    timeout(
+        STEP,
+        serve::start_with(listen, opts(VideoCodec::Vp8, 500_000), tuning),
+    )
+    .await
+    .expect("start timed out")
+    .expect("start")
+}
+
+async fn send_offer(ws: &mut Ws, v: &viewer::Viewer) {
+    let offer = v.offer().await;
+    ws.send(Message::text(
+        serde_json::json!({"type": "offer", "sdp": offer}).to_string(),
+    ))
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn fault_close_after_ice_servers() {
+    let h = start_faulty(serve::Fault::CloseAfterIceServers, STEP).await;
+    let mut ws = connect(&h.ws_url("cam")).await;
+    assert_eq!(next_text(&mut ws).await, "[]");
+    assert_eq!(expect_closed(&mut ws, Duration::from_secs(2)).await, None);
+    timeout(STEP, h.shutdown()).await.unwrap();
+}
+
+#[tokio::test]
+async fn fault_close_after_offer() {
+    let h = start_faulty(serve::Fault::CloseAfterOffer, STEP).await;
+    let mut ws = connect(&h.ws_url("cam")).await;
+    let _ = next_text(&mut ws).await;
+    let v = viewer::Viewer::new().await;
+    send_offer(&mut ws, &v).await;
+    match timeout(Duration::from_secs(2), ws.next()).await.unwrap() {
+        None | Some(Err(_)) => {}
+        other => panic!("expected a close without an answer, got {other:?}"),
+    }
+    v.pc.close().await.unwrap();
+    timeout(STEP, h.shutdown()).await.unwrap();
+}
+
+#[tokio::test]
+async fn fault_no_ice_never_connects_and_the_deadline_closes() {
+    let h = start_faulty(serve::Fault::NoIce, Duration::from_secs(2)).await;
+    let mut ws = connect(&h.ws_url("cam")).await;
+    let t0 = Instant::now();
+    let _ = next_text(&mut ws).await;
+    let mut v = viewer::Viewer::new().await;
+    send_offer(&mut ws, &v).await;
+    let answer: Value = serde_json::from_str(&next_text(&mut ws).await).unwrap();
+    v.apply_answer(answer["sdp"].as_str().unwrap().to_owned())
+        .await;
+    let closed = async {
+        loop {
+            tokio::select! {
+                m = ws.next() => match m {
+                    Some(Ok(Message::Text(t))) => panic!("no candidate may be trickled: {t}"),
+                    Some(Ok(Message::Close(f))) => panic!("expected no close frame, got {f:?}"),
+                    Some(Ok(_)) => {}
+                    None | Some(Err(_)) => return,
+                },
+                e = v.events.recv() => match e {
+                    Some(viewer::Ev::Candidate(c)) => {
+                        let msg = serde_json::json!({"candidate": c, "sdpMid": "0", "sdpMLineIndex": 0});
+                        let _ = ws.send(Message::text(msg.to_string())).await;
+                    }
+                    Some(viewer::Ev::State(webrtc::peer_connection::RTCPeerConnectionState::Connected)) => {
+                        panic!("connected despite the fault")
+                    }
+                    _ => {}
+                },
+            }
+        }
+    };
+    timeout(Duration::from_secs(5), closed).await.unwrap();
+    let lived = t0.elapsed();
+    assert!(
+        lived >= Duration::from_millis(1900) && lived < Duration::from_secs(4),
+        "{lived:?}"
+    );
+    assert_eq!(h.sent().connected, 0);
+    v.pc.close().await.unwrap();
+    timeout(STEP, h.shutdown()).await.unwrap();
+}
+
+#[tokio::test]
+async fn fault_no_media_connects_but_sends_nothing() {
+    let h = start_faulty(serve::Fault::NoMedia, STEP).await;
+    let mut ws = connect(&h.ws_url("cam")).await;
+    let mut v = viewer::Viewer::new().await;
+    timeout(Duration::from_secs(15), negotiate(&mut ws, &mut v))
+        .await
+        .expect("negotiation timed out");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(v.received.packets.load(Ordering::Relaxed), 0);
+    let sent = h.sent();
+    assert_eq!(
+        (sent.connected, sent.frames, sent.active),
+        (1, 0, 1),
+        "{sent:?}"
+    );
+    v.pc.close().await.unwrap();
+    drop(ws);
+    timeout(STEP, h.shutdown()).await.unwrap();
+}
+
+#[tokio::test]
+async fn fault_stop_media_after_a_second() {
+    let h = start_faulty(serve::Fault::StopMediaAfter(Duration::from_secs(1)), STEP).await;
+    let mut ws = connect(&h.ws_url("cam")).await;
+    let mut v = viewer::Viewer::new().await;
+    timeout(Duration::from_secs(15), negotiate(&mut ws, &mut v))
+        .await
+        .expect("negotiation timed out");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let at_1500 = v.received.packets.load(Ordering::Relaxed);
+    assert!(at_1500 > 0, "media flowed first");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        v.received.packets.load(Ordering::Relaxed),
+        at_1500,
+        "then stopped"
+    );
+    let frames = h.sent().frames;
+    assert!(
+        (25..=35).contains(&frames),
+        "about 1 s of video at 30 fps: {frames}"
+    );
+    v.pc.close().await.unwrap();
+    drop(ws);
+    timeout(STEP, h.shutdown()).await.unwrap();
+}

@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::http::{self, PrefixedStream, Route};
 use super::synth::FrameGenerator;
-use super::{HANDSHAKE_DEADLINE, ServeNotice, Shared};
+use super::{Fault, ServeNotice, Shared};
 use crate::webrtc_adapter::sender::{
     RemoteCandidate, SenderEvent, SenderPcState, SenderPeer, VideoWriter, strip_candidates,
 };
@@ -152,7 +152,15 @@ async fn session(
     if let Err(e) = ws.send(Message::text(shared.ice_json.clone())).await {
         return format!("could not send the ICE servers: {e}");
     }
-    let deadline = tokio::time::Instant::now() + HANDSHAKE_DEADLINE;
+    let deadline = tokio::time::Instant::now() + shared.tuning.handshake_deadline;
+    let fault = shared.tuning.fault;
+    if fault == Some(Fault::CloseAfterIceServers) {
+        return finish(
+            ws,
+            End::Drop("fault injected: closed after the ICE servers".into()),
+        )
+        .await;
+    }
 
     // 2. The offer.
     let offer = tokio::select! {
@@ -164,6 +172,13 @@ async fn session(
         Ok(o) => o,
         Err(end) => return finish(ws, end).await,
     };
+    if fault == Some(Fault::CloseAfterOffer) {
+        return finish(
+            ws,
+            End::Drop("fault injected: closed after the offer".into()),
+        )
+        .await;
+    }
 
     // 3. Peer connection and answer.
     let (peer, mut events) = match SenderPeer::new(&shared.sender).await {
@@ -251,8 +266,11 @@ async fn next_text(ws: &mut Ws) -> Result<Option<String>, End> {
             Err(End::Drop("binary message (text JSON expected)".into()))
         }
         Some(Ok(Message::Close(f))) => Err(End::Drop(match f {
+            Some(f) if f.reason.is_empty() => {
+                format!("socket closed by the viewer (code {})", u16::from(f.code))
+            }
             Some(f) => format!(
-                "socket closed by the viewer ({} {})",
+                "socket closed by the viewer (code {}: {})",
                 u16::from(f.code),
                 f.reason
             ),
@@ -299,6 +317,14 @@ async fn negotiate_and_stream(
     stop: &mut watch::Receiver<bool>,
     counters: &Arc<ConnCounters>,
 ) -> End {
+    let fault = shared.tuning.fault;
+    let no_ice = fault == Some(Fault::NoIce);
+    // NoIce: candidates in the offer are ignored too, so neither side ever has a pair to check.
+    let offer = if no_ice {
+        strip_candidates(&offer)
+    } else {
+        offer
+    };
     let answer = match peer.answer(offer).await {
         Ok(a) => a,
         Err(e) => return End::Drop(e.to_string()),
@@ -328,6 +354,9 @@ async fn negotiate_and_stream(
                 Ok(None) => {}
                 Ok(Some(text)) => match parse_candidate(&text) {
                     Err(end) => break end,
+                    Ok(c) if no_ice => {
+                        tracing::debug!(id, candidate = %c.candidate, "serve: remote candidate ignored (fault injected)");
+                    }
                     Ok(c) => {
                         tracing::debug!(id, candidate = %c.candidate, "serve: remote candidate");
                         if let Err(e) = peer.add_remote_candidate(c).await {
@@ -340,7 +369,7 @@ async fn negotiate_and_stream(
                 None => break End::Drop("peer connection gone".into()),
                 Some(SenderEvent::LocalCandidate(c)) => {
                     // MediaMTX stopped relaying candidates once connected.
-                    if !connected {
+                    if !connected && !no_ice {
                         let msg = serde_json::json!({
                             "candidate": c, "sdpMid": "", "sdpMLineIndex": 0, "usernameFragment": null
                         });
@@ -360,8 +389,13 @@ async fn negotiate_and_stream(
                             let after = opened.elapsed();
                             tracing::info!(id, after_ms = after.as_millis() as u64, "serve: peer connection established");
                             let _ = shared.notices.send(ServeNotice::Connected { id, after });
+                            let limit = match fault {
+                                Some(Fault::NoMedia) => Some(Duration::ZERO),
+                                Some(Fault::StopMediaAfter(d)) => Some(d),
+                                _ => None,
+                            };
                             match peer.video_writer().await {
-                                Ok(w) => media = Some(tokio::spawn(send_media(Arc::clone(shared), w, Arc::clone(counters), id))),
+                                Ok(w) => media = Some(tokio::spawn(send_media(Arc::clone(shared), w, Arc::clone(counters), id, limit))),
                                 Err(e) => tracing::warn!(id, "serve: {e}"),
                             }
                         }
@@ -372,7 +406,10 @@ async fn negotiate_and_stream(
                 }
             },
             _ = tokio::time::sleep_until(deadline), if !connected => {
-                break End::Drop("deadline exceeded (not connected 10 s after the ICE servers)".into());
+                break End::Drop(format!(
+                    "deadline exceeded (not connected {:?} after the ICE servers)",
+                    shared.tuning.handshake_deadline
+                ));
             }
             _ = stats_tick.tick(), if connected => {
                 if let Some(t) = peer.outbound_totals().await {
@@ -401,13 +438,16 @@ async fn negotiate_and_stream(
     end
 }
 
-/// Write synthetic frames at the configured rate until aborted or the track refuses them for 2 s.
+/// Write synthetic frames at the configured rate until aborted, the track refuses them for 2 s, or
+/// `limit` (a deliberate fault) has passed.
 async fn send_media(
     shared: Arc<Shared>,
     writer: VideoWriter,
     counters: Arc<ConnCounters>,
     id: u64,
+    limit: Option<Duration>,
 ) {
+    let started = Instant::now();
     let opts = &shared.opts;
     let mut frames =
         FrameGenerator::new(opts.codec, opts.bitrate, opts.fps, opts.keyframe_interval);
@@ -422,6 +462,12 @@ async fn send_media(
     );
     loop {
         tick.tick().await;
+        if let Some(limit) = limit
+            && started.elapsed() >= limit
+        {
+            tracing::info!(id, "serve: fault injected: video stopped after {limit:?}");
+            return;
+        }
         let frame = frames.next_frame();
         let len = frame.data.len() as u64;
         match writer.write(frame.data, period, Instant::now()).await {

@@ -29,6 +29,43 @@ use crate::webrtc_adapter::sender::{SenderConfig, SenderIceServer};
 /// Time from the ICE-server list being sent to the peer connection reaching `connected` (as MediaMTX).
 pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 
+/// Knobs beyond the command-line options, for tests and demos: see [`start_with`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeTuning {
+    /// Time from the ICE-server list being sent to `connected` before the socket is closed.
+    /// Default: [`HANDSHAKE_DEADLINE`] (10 s, as MediaMTX).
+    pub handshake_deadline: Duration,
+    /// Misbehave on purpose, to exercise a viewer's diagnosis. Default: none.
+    pub fault: Option<Fault>,
+}
+
+impl Default for ServeTuning {
+    fn default() -> Self {
+        ServeTuning {
+            handshake_deadline: HANDSHAKE_DEADLINE,
+            fault: None,
+        }
+    }
+}
+
+/// A deliberate failure, applied to every connection. Each one reproduces a field failure at a known
+/// phase; closes are TCP closes without a close frame, as MediaMTX's errors were.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Close right after sending the ICE-server list (the viewer sees the socket close before its offer
+    /// is answered).
+    CloseAfterIceServers,
+    /// Read the offer, then close without answering ("after the offer, before the answer").
+    CloseAfterOffer,
+    /// Answer, but neither trickle candidates nor use the viewer's (candidates in the offer are ignored
+    /// too): ICE never connects and the handshake deadline closes the socket.
+    NoIce,
+    /// Connect, but never send media (the socket stays open).
+    NoMedia,
+    /// Connect and send media for this long, then stop sending (the socket stays open).
+    StopMediaAfter(Duration),
+}
+
 /// How long [`ServeHandle::shutdown`] waits for connections to close before dropping them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
@@ -135,6 +172,7 @@ struct Totals {
 
 struct Shared {
     opts: SenderOptions,
+    tuning: ServeTuning,
     sender: SenderConfig,
     ice_json: String,
     totals: Totals,
@@ -231,6 +269,15 @@ fn sender_config(listen: SocketAddr, opts: &SenderOptions) -> anyhow::Result<Sen
 
 /// Start the sender on `listen` (port 0 picks one; see [`ServeHandle::local_addr`]).
 pub async fn start(listen: SocketAddr, opts: SenderOptions) -> anyhow::Result<ServeHandle> {
+    start_with(listen, opts, ServeTuning::default()).await
+}
+
+/// [`start`] with a handshake deadline of your choice and, optionally, a deliberate [`Fault`].
+pub async fn start_with(
+    listen: SocketAddr,
+    opts: SenderOptions,
+    tuning: ServeTuning,
+) -> anyhow::Result<ServeHandle> {
     if opts.fps == 0 || opts.fps > 240 {
         anyhow::bail!("--fps must be between 1 and 240, got {}", opts.fps);
     }
@@ -246,6 +293,7 @@ pub async fn start(listen: SocketAddr, opts: SenderOptions) -> anyhow::Result<Se
     let (notices, _) = broadcast::channel(256);
     let shared = Arc::new(Shared {
         opts,
+        tuning,
         sender,
         ice_json,
         totals: Totals::default(),
@@ -254,7 +302,14 @@ pub async fn start(listen: SocketAddr, opts: SenderOptions) -> anyhow::Result<Se
     });
     let (stop, stop_rx) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared), stop_rx));
-    tracing::info!(%local_addr, codec = ?shared.opts.codec, bitrate = shared.opts.bitrate, fps = shared.opts.fps, "serve: listening");
+    tracing::info!(
+        %local_addr,
+        codec = ?shared.opts.codec,
+        bitrate = shared.opts.bitrate,
+        fps = shared.opts.fps,
+        fault = ?shared.tuning.fault,
+        "serve: listening"
+    );
     Ok(ServeHandle {
         local_addr,
         shared,
