@@ -796,3 +796,17 @@ async fn fault_stop_media_after_a_second() {
     drop(ws);
     timeout(STEP, h.shutdown()).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_bind_address_that_is_not_local_fails_at_start() {
+    let mut o = opts(VideoCodec::Vp8, 500_000);
+    // TEST-NET-1 (RFC 5737): never assigned to a local interface; binding fails without sending anything.
+    o.bind = vec!["192.0.2.1:0".parse().unwrap()];
+    let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let err = timeout(STEP, serve::start(listen, o))
+        .await
+        .unwrap()
+        .err()
+        .expect("must fail");
+    assert!(err.to_string().contains("192.0.2.1"), "{err}");
+}

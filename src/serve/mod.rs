@@ -285,6 +285,12 @@ pub async fn start_with(
         anyhow::bail!("--keyframe-interval must be positive");
     }
     let sender = sender_config(listen, &opts)?;
+    // Fail now, not on every connection, when a bind address is not local (binding sends nothing).
+    for addr in sender.bind.iter().filter(|a| !a.ip().is_unspecified()) {
+        std::net::UdpSocket::bind(SocketAddr::new(addr.ip(), 0)).map_err(|e| {
+            anyhow::anyhow!("--serve-bind {addr}: not a usable local address ({e})")
+        })?;
+    }
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
