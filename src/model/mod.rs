@@ -1,1 +1,1252 @@
 //! The pure reducer over the event stream (`Model::apply`), shared by the TUI and the headless reporter.
+//!
+//! [`Model`] holds everything the panes show, built only from [`Stamped`] events:
+//! - session-wide history: signaling log, restarts, errors/warnings, selected-pair changes, tracks
+//!   with their bitrate history (all bounded rings that keep a total count);
+//! - the [`Attempt`] in progress: phase timeline, states, ICE servers, candidates, the checklist and
+//!   the selected pair.
+//!
+//! Events stamped with an attempt older than the current one are recorded in the session logs but
+//! never touch the current attempt's state (a late callback of a torn-down peer connection must not
+//! make the new attempt look connected). Memory is bounded whatever the session length.
+
+pub mod ring;
+pub mod sdp;
+pub mod testing;
+
+use crate::event::{
+    Candidate, CandidatePair, Direction, EndReason, ErrorSource, Event, IceServerInfo, MessageKind,
+    PairEnd, Phase, Protocol, RestartCause, SkippedIceServer, Stamped, StateKind, TrackStats,
+};
+
+pub use ring::Ring;
+
+/// Signaling log entries kept (the total count is kept beyond).
+pub const MESSAGE_CAP: usize = 2000;
+/// Errors and warnings kept.
+pub const LOG_CAP: usize = 1000;
+/// Restarts kept.
+pub const RESTART_CAP: usize = 1000;
+/// Local (and, separately, remote) candidates kept per attempt.
+pub const CANDIDATE_CAP: usize = 256;
+/// Candidate pairs kept per attempt.
+pub const PAIR_CAP: usize = 256;
+/// Bitrate samples kept per track (15 minutes at 1 Hz).
+pub const BITRATE_HISTORY_CAP: usize = 900;
+/// RTT samples kept for the selected pair.
+pub const RTT_HISTORY_CAP: usize = 300;
+/// Selected-pair changes kept.
+pub const PAIR_CHANGE_CAP: usize = 200;
+/// Tracks kept (one per media section; more is a malicious or broken peer).
+pub const TRACK_CAP: usize = 16;
+
+/// A step of an attempt's negotiation, in the order it normally happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Milestone {
+    /// The signaling connection opened.
+    SignalingConnected,
+    /// The ICE-server list arrived.
+    IceServers,
+    /// The offer was sent.
+    Offer,
+    /// The answer arrived.
+    Answer,
+    /// The first local candidate was gathered.
+    FirstLocalCandidate,
+    /// The first remote candidate arrived.
+    FirstRemoteCandidate,
+    /// ICE started checking.
+    IceChecking,
+    /// ICE connected.
+    IceConnected,
+    /// DTLS connected.
+    DtlsConnected,
+    /// The first RTP packet arrived.
+    FirstMedia,
+}
+
+impl Milestone {
+    /// Every milestone, in timeline order.
+    pub const ALL: [Milestone; 10] = [
+        Milestone::SignalingConnected,
+        Milestone::IceServers,
+        Milestone::Offer,
+        Milestone::Answer,
+        Milestone::FirstLocalCandidate,
+        Milestone::FirstRemoteCandidate,
+        Milestone::IceChecking,
+        Milestone::IceConnected,
+        Milestone::DtlsConnected,
+        Milestone::FirstMedia,
+    ];
+
+    /// A short label for the timeline.
+    pub fn label(self) -> &'static str {
+        match self {
+            Milestone::SignalingConnected => "signaling",
+            Milestone::IceServers => "ice-servers",
+            Milestone::Offer => "offer",
+            Milestone::Answer => "answer",
+            Milestone::FirstLocalCandidate => "local cand",
+            Milestone::FirstRemoteCandidate => "remote cand",
+            Milestone::IceChecking => "checking",
+            Milestone::IceConnected => "ICE",
+            Milestone::DtlsConnected => "DTLS",
+            Milestone::FirstMedia => "media",
+        }
+    }
+
+    fn idx(self) -> usize {
+        self as usize
+    }
+}
+
+/// When each milestone of an attempt was reached (session `t_ms`), the first time only.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Timeline {
+    times: [Option<f64>; 10],
+}
+
+impl Timeline {
+    /// When `m` was reached.
+    pub fn get(&self, m: Milestone) -> Option<f64> {
+        self.times[m.idx()]
+    }
+
+    fn reach(&mut self, m: Milestone, t_ms: f64) {
+        self.times[m.idx()].get_or_insert(t_ms);
+    }
+
+    /// The last milestone reached, in timeline order.
+    pub fn latest(&self) -> Option<Milestone> {
+        Milestone::ALL
+            .iter()
+            .rev()
+            .copied()
+            .find(|m| self.get(*m).is_some())
+    }
+}
+
+/// What is being tested (from `session_started`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    /// Target URL (credentials masked by the engine).
+    pub target: String,
+    /// Signaling protocol.
+    pub protocol: Protocol,
+    /// Wall-clock time at `t_ms = 0` (RFC 3339).
+    pub wall_clock: String,
+    /// Unix time in ms at `t_ms = 0`.
+    pub unix_ms: u64,
+    /// rtcscope version of the engine.
+    pub version: String,
+}
+
+/// What a signaling-log entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalKind {
+    /// Opening the connection.
+    Connecting,
+    /// The connection opened.
+    Open,
+    /// The connection could not be opened.
+    Failed,
+    /// The connection closed.
+    Close,
+    /// A message.
+    Message(MessageKind),
+}
+
+impl SignalKind {
+    /// A short label (`ice-servers`, `offer`, `answer`, `candidate`, `error`, `close`, …).
+    pub fn label(self) -> &'static str {
+        match self {
+            SignalKind::Connecting => "connect",
+            SignalKind::Open => "open",
+            SignalKind::Failed => "error",
+            SignalKind::Close => "close",
+            SignalKind::Message(k) => match k {
+                MessageKind::IceServers => "ice-servers",
+                MessageKind::Offer => "offer",
+                MessageKind::Answer => "answer",
+                MessageKind::Candidate => "candidate",
+                MessageKind::Unknown => "unknown",
+                MessageKind::Invalid => "invalid",
+            },
+        }
+    }
+}
+
+/// One line of the signaling log: a message sent or received, or a connection event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalEntry {
+    /// Stream position of the event.
+    pub seq: u64,
+    /// Session time.
+    pub t_ms: f64,
+    /// Attempt it belongs to.
+    pub attempt: u32,
+    /// Direction for messages; `None` for connection events.
+    pub dir: Option<Direction>,
+    /// What it is.
+    pub kind: SignalKind,
+    /// Size in bytes (messages), 0 otherwise.
+    pub size: usize,
+    /// The raw text (messages) or a description (connection events). Unsanitised.
+    pub text: String,
+    /// Whether the engine truncated `text`.
+    pub truncated: bool,
+}
+
+/// State of the signaling connection of an attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignalingStatus {
+    /// Dialling `url`.
+    Connecting {
+        /// URL dialled.
+        url: String,
+    },
+    /// Open.
+    Connected {
+        /// HTTP status of the upgrade.
+        http_status: u16,
+        /// Time to open.
+        elapsed_ms: f64,
+    },
+    /// Could not open.
+    Failed {
+        /// The error.
+        error: String,
+        /// HTTP status, if any.
+        http_status: Option<u16>,
+    },
+    /// Closed.
+    Closed {
+        /// Phase when it closed.
+        phase: Phase,
+        /// WebSocket close code.
+        code: Option<u16>,
+        /// Close reason.
+        reason: Option<String>,
+        /// Whether this side closed it.
+        local: bool,
+    },
+}
+
+/// The current value of each state machine (W3C names).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct States {
+    /// Signaling state.
+    pub signaling: Option<String>,
+    /// ICE gathering state.
+    pub ice_gathering: Option<String>,
+    /// ICE connection state.
+    pub ice_connection: Option<String>,
+    /// DTLS transport state.
+    pub dtls: Option<String>,
+    /// Peer connection state.
+    pub peer_connection: Option<String>,
+}
+
+impl States {
+    /// The state of one machine.
+    pub fn get(&self, kind: StateKind) -> Option<&str> {
+        match kind {
+            StateKind::Signaling => self.signaling.as_deref(),
+            StateKind::IceGathering => self.ice_gathering.as_deref(),
+            StateKind::IceConnection => self.ice_connection.as_deref(),
+            StateKind::Dtls => self.dtls.as_deref(),
+            StateKind::PeerConnection => self.peer_connection.as_deref(),
+        }
+    }
+
+    fn set(&mut self, kind: StateKind, state: &str) {
+        let slot = match kind {
+            StateKind::Signaling => &mut self.signaling,
+            StateKind::IceGathering => &mut self.ice_gathering,
+            StateKind::IceConnection => &mut self.ice_connection,
+            StateKind::Dtls => &mut self.dtls,
+            StateKind::PeerConnection => &mut self.peer_connection,
+        };
+        *slot = Some(state.to_string());
+    }
+}
+
+/// The ICE servers of an attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IceServers {
+    /// In use (credentials masked by the engine).
+    pub servers: Vec<IceServerInfo>,
+    /// Skipped, with the reason.
+    pub skipped: Vec<SkippedIceServer>,
+    /// `all` or `relay`.
+    pub policy: String,
+}
+
+/// A local candidate and when it was gathered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalCandidate {
+    /// The candidate.
+    pub candidate: Candidate,
+    /// Session time it was gathered.
+    pub t_ms: f64,
+}
+
+/// A remote candidate as received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteCandidate {
+    /// Parsed, when it parsed.
+    pub candidate: Option<Candidate>,
+    /// The line as received (unsanitised).
+    pub raw: String,
+    /// `sdpMid`.
+    pub sdp_mid: Option<String>,
+    /// Why it was rejected, if it was.
+    pub error: Option<String>,
+    /// Session time it arrived.
+    pub t_ms: f64,
+}
+
+/// The selected candidate pair of the current attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectedPair {
+    /// The pair, kept up to date from the checklist.
+    pub pair: CandidatePair,
+    /// Session time it became selected.
+    pub since_ms: f64,
+    /// Selection changes in this attempt (from the engine).
+    pub changes: u32,
+    /// RTT samples `(t_ms, rtt_ms)`.
+    pub rtt: Ring<(f64, f64)>,
+}
+
+impl SelectedPair {
+    /// Latest RTT in ms.
+    pub fn current_rtt_ms(&self) -> Option<f64> {
+        self.pair
+            .current_rtt_ms
+            .or_else(|| self.rtt.last().map(|s| s.1))
+    }
+
+    /// Average RTT in ms (total RTT over responses received, as the W3C stats define it).
+    pub fn avg_rtt_ms(&self) -> Option<f64> {
+        avg_rtt_ms(&self.pair).or_else(|| {
+            (!self.rtt.is_empty())
+                .then(|| self.rtt.iter().map(|s| s.1).sum::<f64>() / self.rtt.len() as f64)
+        })
+    }
+}
+
+/// Average RTT of a pair in ms, when it has responses.
+pub fn avg_rtt_ms(p: &CandidatePair) -> Option<f64> {
+    (p.responses_received > 0 && p.total_rtt_ms > 0.0)
+        .then(|| p.total_rtt_ms / p.responses_received as f64)
+}
+
+/// A change of the selected pair.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairChange {
+    /// Session time.
+    pub t_ms: f64,
+    /// Attempt.
+    pub attempt: u32,
+    /// The engine's change count in the attempt.
+    pub changes: u32,
+    /// Stats id of the new pair.
+    pub pair_id: String,
+    /// Local end.
+    pub local: Option<PairEnd>,
+    /// Remote end.
+    pub remote: Option<PairEnd>,
+}
+
+/// The first RTP packet of an attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FirstMedia {
+    /// Session time.
+    pub t_ms: f64,
+    /// `video` / `audio`.
+    pub kind: String,
+    /// SSRC.
+    pub ssrc: u32,
+    /// Payload type.
+    pub payload_type: u8,
+}
+
+/// DTLS/SRTP details.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transport {
+    /// DTLS role.
+    pub dtls_role: String,
+    /// TLS version.
+    pub tls_version: String,
+    /// DTLS cipher.
+    pub dtls_cipher: String,
+    /// SRTP profile.
+    pub srtp_cipher: String,
+}
+
+/// Everything about one attempt (restart generation).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    /// Attempt number (0 before the first).
+    pub number: u32,
+    /// Session time it started.
+    pub started_ms: f64,
+    /// Phase timeline.
+    pub timeline: Timeline,
+    /// Current states.
+    pub states: States,
+    /// Signaling connection state.
+    pub signaling: Option<SignalingStatus>,
+    /// ICE servers.
+    pub ice_servers: Option<IceServers>,
+    /// Local candidates (bounded; see `local_total`).
+    pub local_candidates: Ring<LocalCandidate>,
+    /// Remote candidates (bounded).
+    pub remote_candidates: Ring<RemoteCandidate>,
+    /// When local gathering completed.
+    pub gathering_complete_ms: Option<f64>,
+    /// The latest checklist.
+    pub pairs: Vec<CandidatePair>,
+    /// The selected pair.
+    pub selected: Option<SelectedPair>,
+    /// First media.
+    pub first_media: Option<FirstMedia>,
+    /// DTLS/SRTP details.
+    pub transport: Option<Transport>,
+    /// SDP of the offer sent.
+    pub offer_sdp: Option<String>,
+    /// SDP of the answer received.
+    pub answer_sdp: Option<String>,
+    /// When the peer connection reached `connected` (first time).
+    pub connected_ms: Option<f64>,
+}
+
+impl Attempt {
+    fn new(number: u32, started_ms: f64) -> Self {
+        Attempt {
+            number,
+            started_ms,
+            timeline: Timeline::default(),
+            states: States::default(),
+            signaling: None,
+            ice_servers: None,
+            local_candidates: Ring::new(CANDIDATE_CAP),
+            remote_candidates: Ring::new(CANDIDATE_CAP),
+            gathering_complete_ms: None,
+            pairs: Vec::new(),
+            selected: None,
+            first_media: None,
+            transport: None,
+            offer_sdp: None,
+            answer_sdp: None,
+            connected_ms: None,
+        }
+    }
+
+    /// Local candidates that the ICE server URL `url` produced (matching the candidate's `url`).
+    pub fn produced_by<'a>(&'a self, url: &'a str) -> impl Iterator<Item = &'a LocalCandidate> {
+        self.local_candidates
+            .iter()
+            .filter(move |c| c.candidate.url.as_deref().is_some_and(|u| same_url(u, url)))
+    }
+
+    /// Time of the offer, the reference for candidate gathering times.
+    pub fn offer_ms(&self) -> Option<f64> {
+        self.timeline.get(Milestone::Offer)
+    }
+
+    /// Local candidate counts by type (host, srflx, prflx, relay).
+    pub fn local_counts(&self) -> [usize; 4] {
+        count_types(self.local_candidates.iter().map(|c| c.candidate.typ))
+    }
+
+    /// Remote candidate counts by type (host, srflx, prflx, relay), parsed ones only.
+    pub fn remote_counts(&self) -> [usize; 4] {
+        count_types(
+            self.remote_candidates
+                .iter()
+                .filter_map(|c| c.candidate.as_ref().map(|c| c.typ)),
+        )
+    }
+}
+
+fn count_types(it: impl Iterator<Item = crate::event::CandidateType>) -> [usize; 4] {
+    use crate::event::CandidateType as T;
+    let mut n = [0; 4];
+    for t in it {
+        n[match t {
+            T::Host => 0,
+            T::Srflx => 1,
+            T::Prflx => 2,
+            T::Relay => 3,
+        }] += 1;
+    }
+    n
+}
+
+/// Whether two ICE server URLs name the same server (ignoring a `?transport=` query and case).
+pub fn same_url(a: &str, b: &str) -> bool {
+    let base = |s: &str| s.split('?').next().unwrap_or(s).to_ascii_lowercase();
+    a.eq_ignore_ascii_case(b) || base(a) == base(b)
+}
+
+/// A received track (one per media section, kept across attempts so its bitrate history spans restarts).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Track {
+    /// `video` / `audio`.
+    pub kind: String,
+    /// Media section id.
+    pub mid: String,
+    /// Track id from the SDP.
+    pub track_id: Option<String>,
+    /// SSRC.
+    pub ssrc: Option<u32>,
+    /// The attempt that last reported on it.
+    pub attempt: u32,
+    /// The latest statistics.
+    pub stats: Option<TrackStats>,
+    /// Session time of `stats`.
+    pub stats_ms: Option<f64>,
+    /// Bitrate samples `(t_ms, bps)`, bounded.
+    pub history: Ring<(f64, f64)>,
+}
+
+impl Track {
+    /// Packet loss in percent of packets expected, when stats exist (negative loss counts as 0).
+    pub fn loss_pct(&self) -> Option<f64> {
+        let s = self.stats.as_ref()?;
+        let lost = s.packets_lost.max(0) as f64;
+        let expected = s.packets_received as f64 + lost;
+        Some(if expected > 0.0 {
+            lost * 100.0 / expected
+        } else {
+            0.0
+        })
+    }
+}
+
+/// One restart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestartEntry {
+    /// Session time of the restart.
+    pub t_ms: f64,
+    /// The attempt that ended.
+    pub ended_attempt: u32,
+    /// Why.
+    pub cause: RestartCause,
+    /// `cause.describe()`.
+    pub cause_text: String,
+    /// How long the attempt lived.
+    pub lived_ms: f64,
+    /// Whether it had connected.
+    pub had_connected: bool,
+    /// Pause before the next attempt.
+    pub pause_ms: f64,
+    /// Time from this restart to the next `connected`, once that happened.
+    pub reconnect_ms: Option<f64>,
+}
+
+/// Severity of a log entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// An error.
+    Error,
+    /// A warning.
+    Warning,
+}
+
+/// An error or a warning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    /// Stream position.
+    pub seq: u64,
+    /// Session time.
+    pub t_ms: f64,
+    /// Attempt.
+    pub attempt: u32,
+    /// Severity.
+    pub level: Level,
+    /// Source.
+    pub source: ErrorSource,
+    /// Message (unsanitised).
+    pub message: String,
+    /// Offending input (unsanitised).
+    pub offending: Option<String>,
+}
+
+/// How the session ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ended {
+    /// Session time.
+    pub t_ms: f64,
+    /// Why.
+    pub reason: EndReason,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Whether any attempt connected.
+    pub ever_connected: bool,
+    /// Whether media arrived.
+    pub media_received: bool,
+}
+
+/// The reducer's state: everything the panes and the report show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    session: Option<Session>,
+    attempt: Attempt,
+    messages: Ring<SignalEntry>,
+    log: Ring<LogEntry>,
+    errors: u64,
+    warnings: u64,
+    restarts: Ring<RestartEntry>,
+    pair_changes: Ring<PairChange>,
+    tracks: Vec<Track>,
+    ended: Option<Ended>,
+    events_applied: u64,
+    stale_ignored: u64,
+    last_seq: Option<u64>,
+    last_t_ms: f64,
+    ever_connected: bool,
+    media_received: bool,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Model {
+    /// An empty model (before `session_started`).
+    pub fn new() -> Self {
+        Model {
+            session: None,
+            attempt: Attempt::new(0, 0.0),
+            messages: Ring::new(MESSAGE_CAP),
+            log: Ring::new(LOG_CAP),
+            errors: 0,
+            warnings: 0,
+            restarts: Ring::new(RESTART_CAP),
+            pair_changes: Ring::new(PAIR_CHANGE_CAP),
+            tracks: Vec::new(),
+            ended: None,
+            events_applied: 0,
+            stale_ignored: 0,
+            last_seq: None,
+            last_t_ms: 0.0,
+            ever_connected: false,
+            media_received: false,
+        }
+    }
+
+    /// A model built from a sequence of events.
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Stamped>) -> Self {
+        let mut m = Model::new();
+        for e in events {
+            m.apply(e);
+        }
+        m
+    }
+
+    /// What is being tested, once known.
+    pub fn session(&self) -> Option<&Session> {
+        self.session.as_ref()
+    }
+
+    /// The current attempt.
+    pub fn attempt(&self) -> &Attempt {
+        &self.attempt
+    }
+
+    /// The current attempt number (0 before the first).
+    pub fn attempt_number(&self) -> u32 {
+        self.attempt.number
+    }
+
+    /// The signaling log (last [`MESSAGE_CAP`]; `total()` counts all).
+    pub fn messages(&self) -> &Ring<SignalEntry> {
+        &self.messages
+    }
+
+    /// Errors and warnings (last [`LOG_CAP`]).
+    pub fn log(&self) -> &Ring<LogEntry> {
+        &self.log
+    }
+
+    /// Errors seen in total.
+    pub fn error_count(&self) -> u64 {
+        self.errors
+    }
+
+    /// Warnings seen in total.
+    pub fn warning_count(&self) -> u64 {
+        self.warnings
+    }
+
+    /// Restarts (last [`RESTART_CAP`]; `total()` counts all).
+    pub fn restarts(&self) -> &Ring<RestartEntry> {
+        &self.restarts
+    }
+
+    /// Selected-pair changes over the session.
+    pub fn pair_changes(&self) -> &Ring<PairChange> {
+        &self.pair_changes
+    }
+
+    /// Received tracks.
+    pub fn tracks(&self) -> &[Track] {
+        &self.tracks
+    }
+
+    /// How the session ended, once it has.
+    pub fn ended(&self) -> Option<&Ended> {
+        self.ended.as_ref()
+    }
+
+    /// Session time of the latest event.
+    pub fn now_ms(&self) -> f64 {
+        self.last_t_ms
+    }
+
+    /// Events applied.
+    pub fn events_applied(&self) -> u64 {
+        self.events_applied
+    }
+
+    /// Events of an older attempt that were kept out of the current attempt's state.
+    pub fn stale_ignored(&self) -> u64 {
+        self.stale_ignored
+    }
+
+    /// Sequence number of the latest event.
+    pub fn last_seq(&self) -> Option<u64> {
+        self.last_seq
+    }
+
+    /// Whether any attempt reached `connected`.
+    pub fn ever_connected(&self) -> bool {
+        self.ever_connected
+    }
+
+    /// Whether any media arrived.
+    pub fn media_received(&self) -> bool {
+        self.media_received
+    }
+
+    /// The SDP offer of `attempt`, from the current attempt or the signaling log.
+    pub fn offer_sdp_for(&self, attempt: u32) -> Option<String> {
+        if attempt == self.attempt.number
+            && let Some(o) = &self.attempt.offer_sdp
+        {
+            return Some(o.clone());
+        }
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| {
+                m.attempt == attempt
+                    && m.kind == SignalKind::Message(MessageKind::Offer)
+                    && m.dir == Some(Direction::Out)
+            })
+            .and_then(|m| sdp::sdp_from_message(&m.text))
+    }
+
+    /// Apply one event. Never panics, whatever the event.
+    pub fn apply(&mut self, ev: &Stamped) {
+        self.events_applied += 1;
+        self.last_seq = Some(ev.seq);
+        if ev.t_ms.is_finite() && ev.t_ms > self.last_t_ms {
+            self.last_t_ms = ev.t_ms;
+        }
+        let t = ev.t_ms;
+
+        // Session-wide events: never attempt-scoped.
+        match &ev.event {
+            Event::SessionStarted {
+                target,
+                protocol,
+                wall_clock,
+                unix_ms,
+                version,
+                ..
+            } => {
+                self.session = Some(Session {
+                    target: target.clone(),
+                    protocol: *protocol,
+                    wall_clock: wall_clock.clone(),
+                    unix_ms: *unix_ms,
+                    version: version.clone(),
+                });
+                return;
+            }
+            Event::AttemptStarted { attempt } => {
+                let n = (*attempt).max(ev.attempt);
+                if n > self.attempt.number {
+                    self.attempt = Attempt::new(n, t);
+                } else {
+                    self.stale_ignored += 1;
+                }
+                return;
+            }
+            Event::Restart {
+                cause,
+                ended_attempt,
+                lived_ms,
+                had_connected,
+                pause_ms,
+            } => {
+                self.restarts.push(RestartEntry {
+                    t_ms: t,
+                    ended_attempt: *ended_attempt,
+                    cause: cause.clone(),
+                    cause_text: cause.describe(),
+                    lived_ms: *lived_ms,
+                    had_connected: *had_connected,
+                    pause_ms: *pause_ms,
+                    reconnect_ms: None,
+                });
+                return;
+            }
+            Event::Error {
+                source,
+                message,
+                offending,
+            } => {
+                self.errors += 1;
+                self.log.push(LogEntry {
+                    seq: ev.seq,
+                    t_ms: t,
+                    attempt: ev.attempt,
+                    level: Level::Error,
+                    source: *source,
+                    message: message.clone(),
+                    offending: offending.clone(),
+                });
+                return;
+            }
+            Event::Warning { source, message } => {
+                self.warnings += 1;
+                self.log.push(LogEntry {
+                    seq: ev.seq,
+                    t_ms: t,
+                    attempt: ev.attempt,
+                    level: Level::Warning,
+                    source: *source,
+                    message: message.clone(),
+                    offending: None,
+                });
+                return;
+            }
+            Event::Ended {
+                reason,
+                attempts,
+                ever_connected,
+                media_received,
+            } => {
+                self.ever_connected |= *ever_connected;
+                self.media_received |= *media_received;
+                self.ended = Some(Ended {
+                    t_ms: t,
+                    reason: reason.clone(),
+                    attempts: *attempts,
+                    ever_connected: *ever_connected,
+                    media_received: *media_received,
+                });
+                return;
+            }
+            _ => {}
+        }
+
+        // The signaling log is session-wide history: record whatever the attempt.
+        self.log_signaling(ev);
+
+        if ev.attempt < self.attempt.number {
+            self.stale_ignored += 1;
+            return;
+        }
+        if ev.attempt > self.attempt.number {
+            // The attempt started without an `attempt_started` (tolerated).
+            self.attempt = Attempt::new(ev.attempt, t);
+        }
+        self.apply_to_attempt(ev);
+    }
+
+    fn log_signaling(&mut self, ev: &Stamped) {
+        let (dir, kind, size, text, truncated) = match &ev.event {
+            Event::SignalingConnecting { url } => (
+                None,
+                SignalKind::Connecting,
+                0,
+                format!("connecting to {url}"),
+                false,
+            ),
+            Event::SignalingConnected {
+                http_status,
+                elapsed_ms,
+            } => (
+                None,
+                SignalKind::Open,
+                0,
+                format!("open (HTTP {http_status}) in {elapsed_ms:.0} ms"),
+                false,
+            ),
+            Event::SignalingFailed {
+                error,
+                http_status,
+                body,
+            } => {
+                let mut s = match http_status {
+                    Some(h) => format!("failed: HTTP {h}: {error}"),
+                    None => format!("failed: {error}"),
+                };
+                if let Some(b) = body {
+                    s.push_str("\nbody: ");
+                    s.push_str(b);
+                }
+                (None, SignalKind::Failed, 0, s, false)
+            }
+            Event::SignalingClosed {
+                phase,
+                code,
+                reason,
+                local,
+            } => {
+                let mut s = format!(
+                    "closed by {} {}",
+                    if *local { "us" } else { "server" },
+                    phase.describe()
+                );
+                match code {
+                    Some(c) => s.push_str(&format!(", code {c}")),
+                    None => s.push_str(", no close frame (1006)"),
+                }
+                if let Some(r) = reason.as_deref().filter(|r| !r.is_empty()) {
+                    s.push_str(&format!(", reason {r:?}"));
+                }
+                (None, SignalKind::Close, 0, s, false)
+            }
+            Event::MessageSent { kind, size, text } => (
+                Some(Direction::Out),
+                SignalKind::Message(*kind),
+                *size,
+                text.clone(),
+                false,
+            ),
+            Event::MessageReceived {
+                kind,
+                size,
+                text,
+                truncated,
+            } => (
+                Some(Direction::In),
+                SignalKind::Message(*kind),
+                *size,
+                text.clone(),
+                *truncated,
+            ),
+            _ => return,
+        };
+        self.messages.push(SignalEntry {
+            seq: ev.seq,
+            t_ms: ev.t_ms,
+            attempt: ev.attempt,
+            dir,
+            kind,
+            size,
+            text,
+            truncated,
+        });
+    }
+
+    fn mark_connected(&mut self, t: f64) {
+        if self.attempt.connected_ms.is_some() {
+            return;
+        }
+        self.attempt.connected_ms = Some(t);
+        self.ever_connected = true;
+        let current = self.attempt.number;
+        for r in self.restarts.iter_mut_rev() {
+            if r.reconnect_ms.is_some() {
+                break;
+            }
+            if r.ended_attempt < current {
+                r.reconnect_ms = Some((t - r.t_ms).max(0.0));
+            }
+        }
+    }
+
+    fn track_mut(&mut self, mid: &str, kind: &str, ssrc: Option<u32>) -> Option<&mut Track> {
+        let pos = self
+            .tracks
+            .iter()
+            .position(|tr| tr.mid == mid && (!mid.is_empty() || tr.kind == kind))
+            .or_else(|| ssrc.and_then(|s| self.tracks.iter().position(|tr| tr.ssrc == Some(s))));
+        let i = match pos {
+            Some(i) => i,
+            None => {
+                if self.tracks.len() >= TRACK_CAP {
+                    return None;
+                }
+                self.tracks.push(Track {
+                    kind: kind.to_string(),
+                    mid: mid.to_string(),
+                    track_id: None,
+                    ssrc,
+                    attempt: self.attempt.number,
+                    stats: None,
+                    stats_ms: None,
+                    history: Ring::new(BITRATE_HISTORY_CAP),
+                });
+                self.tracks.len() - 1
+            }
+        };
+        self.tracks.get_mut(i)
+    }
+
+    fn apply_to_attempt(&mut self, ev: &Stamped) {
+        let t = ev.t_ms;
+        let attempt_no = self.attempt.number;
+        let a = &mut self.attempt;
+        match &ev.event {
+            Event::SignalingConnecting { url } => {
+                a.signaling = Some(SignalingStatus::Connecting { url: url.clone() });
+            }
+            Event::SignalingConnected {
+                http_status,
+                elapsed_ms,
+            } => {
+                a.signaling = Some(SignalingStatus::Connected {
+                    http_status: *http_status,
+                    elapsed_ms: *elapsed_ms,
+                });
+                a.timeline.reach(Milestone::SignalingConnected, t);
+            }
+            Event::SignalingFailed {
+                error, http_status, ..
+            } => {
+                a.signaling = Some(SignalingStatus::Failed {
+                    error: error.clone(),
+                    http_status: *http_status,
+                });
+            }
+            Event::SignalingClosed {
+                phase,
+                code,
+                reason,
+                local,
+            } => {
+                a.signaling = Some(SignalingStatus::Closed {
+                    phase: *phase,
+                    code: *code,
+                    reason: reason.clone(),
+                    local: *local,
+                });
+            }
+            Event::MessageSent { kind, text, .. } => {
+                if *kind == MessageKind::Offer {
+                    a.timeline.reach(Milestone::Offer, t);
+                    if a.offer_sdp.is_none() {
+                        a.offer_sdp = sdp::sdp_from_message(text);
+                    }
+                }
+            }
+            Event::MessageReceived { kind, text, .. } => match kind {
+                MessageKind::IceServers => a.timeline.reach(Milestone::IceServers, t),
+                MessageKind::Answer => {
+                    a.timeline.reach(Milestone::Answer, t);
+                    if a.answer_sdp.is_none() {
+                        a.answer_sdp = sdp::sdp_from_message(text);
+                    }
+                }
+                _ => {}
+            },
+            Event::IceServers {
+                servers,
+                skipped,
+                policy,
+            } => {
+                a.timeline.reach(Milestone::IceServers, t);
+                a.ice_servers = Some(IceServers {
+                    servers: servers.clone(),
+                    skipped: skipped.clone(),
+                    policy: policy.clone(),
+                });
+            }
+            Event::LocalCandidate { candidate } => {
+                a.timeline.reach(Milestone::FirstLocalCandidate, t);
+                a.local_candidates.push(LocalCandidate {
+                    candidate: candidate.clone(),
+                    t_ms: t,
+                });
+            }
+            Event::LocalGatheringComplete => {
+                a.gathering_complete_ms.get_or_insert(t);
+            }
+            Event::RemoteCandidate {
+                candidate,
+                raw,
+                sdp_mid,
+                error,
+                ..
+            } => {
+                a.timeline.reach(Milestone::FirstRemoteCandidate, t);
+                a.remote_candidates.push(RemoteCandidate {
+                    candidate: candidate.clone(),
+                    raw: raw.clone(),
+                    sdp_mid: sdp_mid.clone(),
+                    error: error.clone(),
+                    t_ms: t,
+                });
+            }
+            Event::StateChanged { kind, state } => {
+                a.states.set(*kind, state);
+                match (kind, state.as_str()) {
+                    (StateKind::IceConnection, "checking") => {
+                        a.timeline.reach(Milestone::IceChecking, t)
+                    }
+                    (StateKind::IceConnection, "connected" | "completed") => {
+                        a.timeline.reach(Milestone::IceChecking, t);
+                        a.timeline.reach(Milestone::IceConnected, t);
+                    }
+                    (StateKind::Dtls, "connected") => a.timeline.reach(Milestone::DtlsConnected, t),
+                    (StateKind::PeerConnection, "connected") => self.mark_connected(t),
+                    _ => {}
+                }
+            }
+            Event::CandidatePairs { pairs } => {
+                a.pairs = pairs.iter().take(PAIR_CAP).cloned().collect();
+                if let Some(sel) = a.selected.as_mut()
+                    && let Some(p) = pairs.iter().find(|p| p.id == sel.pair.id)
+                {
+                    let new_sample = p.current_rtt_ms.is_some()
+                        && (p.responses_received != sel.pair.responses_received
+                            || p.current_rtt_ms != sel.pair.current_rtt_ms);
+                    if new_sample && let Some(rtt) = p.current_rtt_ms {
+                        sel.rtt.push((t, rtt));
+                    }
+                    sel.pair = p.clone();
+                }
+            }
+            Event::SelectedPair { pair, changes } => {
+                let same = a.selected.as_ref().is_some_and(|s| s.pair.id == pair.id);
+                if same {
+                    if let Some(sel) = a.selected.as_mut() {
+                        sel.pair = pair.clone();
+                        sel.changes = *changes;
+                    }
+                } else {
+                    let mut rtt = Ring::new(RTT_HISTORY_CAP);
+                    if let Some(r) = pair.current_rtt_ms {
+                        rtt.push((t, r));
+                    }
+                    a.selected = Some(SelectedPair {
+                        pair: pair.clone(),
+                        since_ms: t,
+                        changes: *changes,
+                        rtt,
+                    });
+                    self.pair_changes.push(PairChange {
+                        t_ms: t,
+                        attempt: attempt_no,
+                        changes: *changes,
+                        pair_id: pair.id.clone(),
+                        local: pair.local.clone(),
+                        remote: pair.remote.clone(),
+                    });
+                }
+            }
+            Event::TrackAdded {
+                kind,
+                track_id,
+                mid,
+                ssrc,
+            } => {
+                let mid = mid.clone().unwrap_or_default();
+                if let Some(tr) = self.track_mut(&mid, kind, *ssrc) {
+                    tr.kind = kind.clone();
+                    tr.track_id = Some(track_id.clone());
+                    if ssrc.is_some() {
+                        tr.ssrc = *ssrc;
+                    }
+                    tr.attempt = attempt_no;
+                }
+            }
+            Event::FirstMedia {
+                kind,
+                ssrc,
+                payload_type,
+            } => {
+                a.timeline.reach(Milestone::FirstMedia, t);
+                a.first_media.get_or_insert(FirstMedia {
+                    t_ms: t,
+                    kind: kind.clone(),
+                    ssrc: *ssrc,
+                    payload_type: *payload_type,
+                });
+                self.media_received = true;
+            }
+            Event::TrackStats { stats } => {
+                if stats.packets_received > 0 {
+                    self.media_received = true;
+                }
+                if let Some(tr) = self.track_mut(&stats.mid, &stats.kind, Some(stats.ssrc)) {
+                    tr.ssrc = Some(stats.ssrc);
+                    tr.attempt = attempt_no;
+                    let bps = if stats.bitrate_bps.is_finite() {
+                        stats.bitrate_bps.max(0.0)
+                    } else {
+                        0.0
+                    };
+                    tr.history.push((t, bps));
+                    tr.stats = Some(stats.clone());
+                    tr.stats_ms = Some(t);
+                }
+            }
+            Event::Transport {
+                dtls_role,
+                tls_version,
+                dtls_cipher,
+                srtp_cipher,
+            } => {
+                a.transport = Some(Transport {
+                    dtls_role: dtls_role.clone(),
+                    tls_version: tls_version.clone(),
+                    dtls_cipher: dtls_cipher.clone(),
+                    srtp_cipher: srtp_cipher.clone(),
+                });
+            }
+            // Handled above.
+            Event::SessionStarted { .. }
+            | Event::AttemptStarted { .. }
+            | Event::Restart { .. }
+            | Event::Error { .. }
+            | Event::Warning { .. }
+            | Event::Ended { .. } => {}
+        }
+    }
+}
+
+/// Decoded ICE candidate priority (RFC 8445 §5.1.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Priority {
+    /// Type preference (126 host, 110 prflx, 100 srflx, 0 relay in the RFC's recommendation).
+    pub type_pref: u32,
+    /// Local preference (0..65535).
+    pub local_pref: u32,
+    /// Component id.
+    pub component: u32,
+}
+
+/// Split a candidate priority into its parts.
+pub fn decode_priority(p: u32) -> Priority {
+    Priority {
+        type_pref: p >> 24,
+        local_pref: (p >> 8) & 0xffff,
+        component: 256 - (p & 0xff),
+    }
+}
+
+#[cfg(test)]
+mod tests;
