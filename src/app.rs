@@ -110,8 +110,44 @@ pub async fn view(url: &str, opts: &ViewerOptions) -> anyhow::Result<Outcome> {
     if headless {
         run_headless(handle).await
     } else {
-        run_headless(handle).await
+        let (handle, progress) = tap_progress(handle);
+        crate::tui::run(
+            handle,
+            crate::tui::TuiOptions {
+                no_color: false,
+                tick: std::time::Duration::from_millis(250),
+            },
+        )
+        .await?;
+        let p = progress.lock().map(|p| *p).unwrap_or_default();
+        Ok(p.outcome())
     }
+}
+
+/// Interpose on an engine's event stream to fold the session's [`Progress`] on the way through.
+fn tap_progress(
+    mut handle: EngineHandle,
+) -> (EngineHandle, std::sync::Arc<std::sync::Mutex<Progress>>) {
+    let progress = std::sync::Arc::new(std::sync::Mutex::new(Progress::default()));
+    let (tx, rx) = mpsc::channel(4096);
+    let p = progress.clone();
+    tokio::spawn(async move {
+        while let Some(ev) = handle.events.recv().await {
+            if let Ok(mut p) = p.lock() {
+                p.observe(&ev.event);
+            }
+            if tx.send(ev).await.is_err() {
+                break;
+            }
+        }
+    });
+    (
+        EngineHandle {
+            events: rx,
+            commands: handle.commands,
+        },
+        progress,
+    )
 }
 
 /// Forward Ctrl-C and SIGTERM to the engine as `Stop` (a second Ctrl-C is left to the default handler).
