@@ -58,6 +58,8 @@ pub fn engine_config(url: &str, opts: &ViewerOptions) -> Result<EngineConfig, Us
             handshake_timeout: opts.handshake_timeout,
             max_restarts: opts.max_restarts,
             duration: opts.duration,
+            restart_on_disconnected: true,
+            ice_restart_on_failed: false,
         },
         stats_interval: Duration::from_secs(1),
     })

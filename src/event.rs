@@ -330,6 +330,20 @@ pub enum RestartCause {
     },
     /// The user asked for a restart.
     Manual,
+    /// The server asked to come back later (HTTP 409/503 with `Retry-After`); the pause is what it asked.
+    ServerBusy {
+        /// HTTP status.
+        http_status: u16,
+        /// The wait it asked for, in milliseconds (capped).
+        retry_after_ms: f64,
+        /// Its error text.
+        error: String,
+    },
+    /// An ICE restart (after ICE `failed`) could not be carried out or did not recover.
+    IceRestartFailed {
+        /// Why.
+        error: String,
+    },
 }
 
 impl RestartCause {
@@ -352,6 +366,17 @@ impl RestartCause {
             }
             RestartCause::PeerError { error } => format!("peer connection error: {error}"),
             RestartCause::Manual => "manual restart".into(),
+            RestartCause::ServerBusy {
+                http_status,
+                retry_after_ms,
+                error,
+            } => format!(
+                "server busy (HTTP {http_status}), retry after {}: {error}",
+                humantime::format_duration(std::time::Duration::from_millis(
+                    *retry_after_ms as u64
+                ))
+            ),
+            RestartCause::IceRestartFailed { error } => format!("ICE restart failed: {error}"),
         }
     }
 }

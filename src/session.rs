@@ -27,7 +27,14 @@ pub struct Policy {
     pub max_restarts: Option<u32>,
     /// Stop after this long (`None`: never).
     pub duration: Option<Duration>,
+    /// Restart on ICE `disconnected` (the legacy WebSocket reader does; a WHEP reader waits for `failed`).
+    pub restart_on_disconnected: bool,
+    /// On ICE `failed`, try an ICE restart before a full restart (WHEP can; the WebSocket protocol cannot).
+    pub ice_restart_on_failed: bool,
 }
+
+/// Longest pause a server's `Retry-After` may impose.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 impl Default for Policy {
     fn default() -> Self {
@@ -36,6 +43,8 @@ impl Default for Policy {
             handshake_timeout: Duration::from_secs(10),
             max_restarts: None,
             duration: None,
+            restart_on_disconnected: true,
+            ice_restart_on_failed: false,
         }
     }
 }
@@ -70,6 +79,19 @@ pub enum Input {
     PeerState(String),
     /// The first RTP packet arrived.
     MediaReceived,
+    /// The server asked to retry later (HTTP 409/503 with `Retry-After`).
+    RetryLater {
+        /// HTTP status.
+        http_status: u16,
+        /// How long it asked to wait.
+        after: Duration,
+        /// Its error text.
+        error: String,
+    },
+    /// The user asked for an ICE restart.
+    ManualIceRestart,
+    /// An ICE restart could not be carried out (the server refused it, or the stack failed).
+    IceRestartFailed(String),
     /// The user asked for a restart.
     ManualRestart,
     /// The user asked to stop.
@@ -85,6 +107,11 @@ pub enum Action {
     EndAttempt,
     /// Emit this event (stamped with the current attempt).
     Emit(Event),
+    /// Restart ICE within the current attempt (new credentials, same peer connection).
+    IceRestart {
+        /// Why, in words.
+        reason: String,
+    },
     /// The session is over: nothing more will happen.
     Finish,
 }
@@ -105,6 +132,7 @@ pub struct Session {
     attempt: u32,
     restarts: u32,
     connected_this_attempt: bool,
+    ice_restart_tried: bool,
     ever_connected: bool,
     media_received: bool,
     actions: VecDeque<Action>,
@@ -119,6 +147,7 @@ impl Session {
             attempt: 0,
             restarts: 0,
             connected_this_attempt: false,
+            ice_restart_tried: false,
             ever_connected: false,
             media_received: false,
             actions: VecDeque::new(),
@@ -227,6 +256,20 @@ impl Session {
                 self.media_received = true;
                 return;
             }
+            Input::ManualIceRestart => {
+                if matches!(
+                    self.state,
+                    State::Running {
+                        phase: Phase::Negotiating | Phase::Connected,
+                        ..
+                    }
+                ) {
+                    self.actions.push_back(Action::IceRestart {
+                        reason: "asked for".into(),
+                    });
+                }
+                return;
+            }
             _ => {}
         }
         let State::Running { phase, started } = self.state else {
@@ -255,10 +298,39 @@ impl Session {
             Input::PeerError(error) => self.restart(RestartCause::PeerError { error }, now),
             Input::SocketClosed => self.restart(RestartCause::SocketClosed { phase }, now),
             Input::IceState(s) => match s.as_str() {
-                "disconnected" => self.restart(RestartCause::IceDisconnected, now),
+                "disconnected" if self.policy.restart_on_disconnected => {
+                    self.restart(RestartCause::IceDisconnected, now);
+                }
+                "failed" if self.policy.ice_restart_on_failed && !self.ice_restart_tried => {
+                    self.ice_restart_tried = true;
+                    self.actions.push_back(Action::IceRestart {
+                        reason: "ICE failed".into(),
+                    });
+                }
                 "failed" => self.restart(RestartCause::IceFailed, now),
+                // A successful (ICE) restart earns another try next time.
+                "connected" | "completed" => self.ice_restart_tried = false,
                 _ => {}
             },
+            Input::IceRestartFailed(error) => {
+                self.restart(RestartCause::IceRestartFailed { error }, now);
+            }
+            Input::RetryLater {
+                http_status,
+                after,
+                error,
+            } => {
+                let after = after.min(MAX_RETRY_AFTER);
+                self.restart_after(
+                    RestartCause::ServerBusy {
+                        http_status,
+                        retry_after_ms: ms(after),
+                        error,
+                    },
+                    now,
+                    Some(after),
+                );
+            }
             Input::PeerState(s) => match s.as_str() {
                 "connected" => {
                     self.connected_this_attempt = true;
@@ -276,6 +348,7 @@ impl Session {
     fn begin_attempt(&mut self, now: Duration) {
         self.attempt += 1;
         self.connected_this_attempt = false;
+        self.ice_restart_tried = false;
         self.state = State::Running {
             phase: Phase::Connecting,
             started: now,
@@ -284,6 +357,10 @@ impl Session {
     }
 
     fn restart(&mut self, cause: RestartCause, now: Duration) {
+        self.restart_after(cause, now, None);
+    }
+
+    fn restart_after(&mut self, cause: RestartCause, now: Duration, pause: Option<Duration>) {
         let State::Running { started, .. } = self.state else {
             return;
         };
@@ -305,10 +382,10 @@ impl Session {
         }
         self.restarts += 1;
         // A manual restart skips the pause: the user asked for it now.
-        let pause = if cause == RestartCause::Manual {
-            Duration::ZERO
-        } else {
-            self.policy.restart_pause
+        let pause = match pause {
+            Some(p) => p,
+            None if cause == RestartCause::Manual => Duration::ZERO,
+            None => self.policy.restart_pause,
         };
         self.actions.push_back(Action::Emit(Event::Restart {
             cause,
@@ -607,6 +684,108 @@ mod tests {
         s.handle(Input::SocketClosed, S);
         assert!(drain(&mut s).is_empty());
         assert_eq!(s.restarts(), 1);
+    }
+
+    #[test]
+    fn whep_policy_waits_on_disconnected_and_tries_an_ice_restart_first() {
+        let mut s = Session::new(Policy {
+            restart_on_disconnected: false,
+            ice_restart_on_failed: true,
+            ..Policy::default()
+        });
+        s.start(Duration::ZERO);
+        negotiate(&mut s, S);
+        s.handle(Input::PeerState("connected".into()), S);
+        drain(&mut s);
+        s.handle(Input::IceState("disconnected".into()), 5 * S);
+        assert!(drain(&mut s).is_empty(), "disconnected may recover");
+        s.handle(Input::IceState("failed".into()), 6 * S);
+        assert!(matches!(
+            drain(&mut s).as_slice(),
+            [Action::IceRestart { .. }]
+        ));
+        // Failing again without reconnecting: full restart.
+        s.handle(Input::IceState("failed".into()), 8 * S);
+        assert_eq!(
+            restart_cause(&drain(&mut s)).map(|r| r.0),
+            Some(RestartCause::IceFailed)
+        );
+        // In the next attempt, a reconnect resets the budget.
+        s.handle_timeout(10 * S);
+        drain(&mut s);
+        negotiate(&mut s, 10 * S);
+        s.handle(Input::IceState("failed".into()), 11 * S);
+        assert!(matches!(
+            drain(&mut s).as_slice(),
+            [Action::IceRestart { .. }]
+        ));
+        s.handle(Input::IceState("connected".into()), 12 * S);
+        s.handle(Input::IceState("failed".into()), 13 * S);
+        assert!(matches!(
+            drain(&mut s).as_slice(),
+            [Action::IceRestart { .. }]
+        ));
+        s.handle(Input::IceRestartFailed("PATCH 405".into()), 13 * S);
+        assert!(matches!(
+            restart_cause(&drain(&mut s)).map(|r| r.0),
+            Some(RestartCause::IceRestartFailed { .. })
+        ));
+    }
+
+    #[test]
+    fn retry_after_sets_the_pause_with_a_cap() {
+        let mut s = Session::new(Policy::default());
+        s.start(Duration::ZERO);
+        drain(&mut s);
+        s.handle(
+            Input::RetryLater {
+                http_status: 503,
+                after: 7 * S,
+                error: "busy".into(),
+            },
+            S,
+        );
+        let (cause, _, pause) = restart_cause(&drain(&mut s)).unwrap();
+        assert!(matches!(
+            cause,
+            RestartCause::ServerBusy {
+                http_status: 503,
+                ..
+            }
+        ));
+        assert_eq!(pause, 7000.0);
+        assert_eq!(s.poll_timeout(), Some(8 * S));
+        s.handle_timeout(8 * S);
+        drain(&mut s);
+        s.handle(
+            Input::RetryLater {
+                http_status: 409,
+                after: 3600 * S,
+                error: String::new(),
+            },
+            9 * S,
+        );
+        let (_, _, pause) = restart_cause(&drain(&mut s)).unwrap();
+        assert_eq!(pause, ms(MAX_RETRY_AFTER));
+    }
+
+    #[test]
+    fn manual_ice_restart_only_once_negotiating() {
+        let mut s = Session::new(Policy::default());
+        s.start(Duration::ZERO);
+        drain(&mut s);
+        s.handle(Input::ManualIceRestart, S);
+        assert!(
+            drain(&mut s).is_empty(),
+            "nothing to restart before the answer"
+        );
+        negotiate(&mut s, S);
+        drain(&mut s);
+        s.handle(Input::ManualIceRestart, S);
+        assert!(matches!(
+            drain(&mut s).as_slice(),
+            [Action::IceRestart { .. }]
+        ));
     }
 
     #[test]

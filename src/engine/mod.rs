@@ -342,6 +342,11 @@ impl Driver {
                 Action::EndAttempt => self.end_attempt().await,
                 Action::Emit(e) => self.emit(e).await,
                 Action::Finish => {}
+                Action::IceRestart { reason } => {
+                    // The WebSocket protocol has no way to renegotiate: the session never asks for it
+                    // there (`ice_restart_on_failed` is off), so this is a stack-side restart only.
+                    tracing::debug!(%reason, "ICE restart requested");
+                }
             }
         }
     }
