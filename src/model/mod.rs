@@ -172,6 +172,9 @@ impl SignalKind {
                 MessageKind::Candidate => "candidate",
                 MessageKind::Unknown => "unknown",
                 MessageKind::Invalid => "invalid",
+                MessageKind::Sdpfrag => "sdpfrag",
+                MessageKind::Empty => "http",
+                MessageKind::ErrorBody => "error",
             },
         }
     }
@@ -946,6 +949,71 @@ impl Model {
                 text.clone(),
                 *truncated,
             ),
+            Event::HttpRequest {
+                method,
+                url,
+                headers,
+                kind,
+                body,
+                ..
+            } => {
+                let mut s = format!("{method} {url}");
+                for (n, v) in headers {
+                    s.push_str(&format!("\n{n}: {v}"));
+                }
+                if let Some(b) = body {
+                    s.push_str("\n\n");
+                    s.push_str(b);
+                }
+                let size = body.as_ref().map_or(0, String::len);
+                (
+                    Some(Direction::Out),
+                    SignalKind::Message(*kind),
+                    size,
+                    s,
+                    false,
+                )
+            }
+            Event::HttpResponse {
+                method,
+                status,
+                reason,
+                headers,
+                kind,
+                size,
+                body,
+                truncated,
+                elapsed_ms,
+                ..
+            } => {
+                let mut s = format!("{status} {reason} ({method}, {elapsed_ms:.0} ms)");
+                for (n, v) in headers {
+                    s.push_str(&format!("\n{n}: {v}"));
+                }
+                if !body.is_empty() {
+                    s.push_str("\n\n");
+                    s.push_str(body);
+                }
+                (
+                    Some(Direction::In),
+                    SignalKind::Message(*kind),
+                    *size,
+                    s,
+                    *truncated,
+                )
+            }
+            Event::HttpFailed {
+                method,
+                error,
+                elapsed_ms,
+                ..
+            } => (
+                None,
+                SignalKind::Failed,
+                0,
+                format!("{method} failed after {elapsed_ms:.0} ms: {error}"),
+                false,
+            ),
             _ => return,
         };
         self.messages.push(SignalEntry {
@@ -978,11 +1046,23 @@ impl Model {
     }
 
     fn track_mut(&mut self, mid: &str, kind: &str, ssrc: Option<u32>) -> Option<&mut Track> {
+        // The same media section; else the same SSRC; else a track of the same kind whose mid one
+        // side does not know (`track_added` may come without a mid, stats always have one).
         let pos = self
             .tracks
             .iter()
-            .position(|tr| tr.mid == mid && (!mid.is_empty() || tr.kind == kind))
-            .or_else(|| ssrc.and_then(|s| self.tracks.iter().position(|tr| tr.ssrc == Some(s))));
+            .position(|tr| !mid.is_empty() && tr.mid == mid)
+            .or_else(|| ssrc.and_then(|s| self.tracks.iter().position(|tr| tr.ssrc == Some(s))))
+            .or_else(|| {
+                self.tracks
+                    .iter()
+                    .position(|tr| tr.kind == kind && (tr.mid.is_empty() || mid.is_empty()))
+            });
+        if let Some(i) = pos
+            && self.tracks[i].mid.is_empty()
+        {
+            self.tracks[i].mid = mid.to_string();
+        }
         let i = match pos {
             Some(i) => i,
             None => {
@@ -1217,6 +1297,24 @@ impl Model {
                     srtp_cipher: srtp_cipher.clone(),
                 });
             }
+            Event::HttpRequest { kind, body, .. } => {
+                if *kind == MessageKind::Offer {
+                    a.timeline.reach(Milestone::Offer, t);
+                    if a.offer_sdp.is_none() {
+                        a.offer_sdp = body.clone();
+                    }
+                }
+            }
+            Event::HttpResponse { kind, body, .. } => {
+                if *kind == MessageKind::Answer {
+                    a.timeline.reach(Milestone::Answer, t);
+                    if a.answer_sdp.is_none() {
+                        a.answer_sdp = Some(body.clone());
+                    }
+                }
+            }
+            // Shown in the signaling log and the events pane.
+            Event::HttpFailed { .. } | Event::IceRestart { .. } | Event::Info { .. } => {}
             // Handled above.
             Event::SessionStarted { .. }
             | Event::AttemptStarted { .. }

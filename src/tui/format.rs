@@ -14,6 +14,9 @@ pub fn dur_ms(ms: f64) -> String {
     let rounded_us = if us < 1_000 {
         // Below 1 ms: 10 µs precision.
         (us + 5) / 10 * 10
+    } else if us < 10_000 {
+        // Below 10 ms (RTT, jitter): 100 µs.
+        (us + 50) / 100 * 100
     } else if us < 1_000_000 {
         // Below 1 s: 1 ms.
         (us + 500) / 1_000 * 1_000
@@ -36,12 +39,21 @@ pub fn dur_ms(ms: f64) -> String {
     )
 }
 
-/// A signed offset such as `+12ms` or `-3ms`.
+/// A point in time or a coarse span (timeline steps, log times, "selected for"): like [`dur_ms`]
+/// but never finer than 1 ms from 1 ms up, so columns stay short (`12ms`, not `12ms 300us`).
+pub fn at_ms(ms: f64) -> String {
+    if ms.is_finite() && ms.abs() >= 1.0 && ms.abs() < 1000.0 {
+        return dur_ms(ms.round());
+    }
+    dur_ms(ms)
+}
+
+/// A signed offset such as `+12ms` or `-3ms` (precision of [`at_ms`]).
 pub fn offset_ms(ms: f64) -> String {
     if ms >= 0.0 {
-        format!("+{}", dur_ms(ms))
+        format!("+{}", at_ms(ms))
     } else {
-        dur_ms(ms)
+        at_ms(ms)
     }
 }
 
@@ -84,12 +96,17 @@ mod tests {
         assert_eq!(dur_ms(0.0), "0s");
         assert_eq!(dur_ms(0.42), "420us");
         assert_eq!(dur_ms(12.4), "12ms");
+        assert_eq!(dur_ms(1.94), "1ms 900us");
         assert_eq!(dur_ms(3_412.0), "3s 400ms");
         assert_eq!(dur_ms(83_400.0), "1m 23s");
         assert_eq!(dur_ms(7_530_000.0), "2h 6m");
         assert_eq!(dur_ms(-3.0), "-3ms");
         assert_eq!(dur_ms(f64::NAN), "?");
         assert_eq!(offset_ms(11.0), "+11ms");
+        assert_eq!(offset_ms(8.8), "+9ms");
+        assert_eq!(at_ms(1.4), "1ms");
+        assert_eq!(at_ms(0.18), "180us");
+        assert_eq!(at_ms(3_412.0), "3s 400ms");
     }
 
     #[test]

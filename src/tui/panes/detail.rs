@@ -11,7 +11,7 @@ use crate::event::{Direction, MessageKind};
 use crate::model::{Model, SignalKind, sdp};
 use crate::sanitize;
 use crate::tui::app::{App, DetailTarget};
-use crate::tui::format::{bytes, dur_ms};
+use crate::tui::format::{at_ms, bytes};
 use crate::tui::view::{span, wrap};
 
 use super::events::{level_text, source_name};
@@ -32,7 +32,7 @@ pub fn detail_lines(m: &Model, target: DetailTarget) -> (String, Vec<String>) {
                 "{dir} {} · attempt {} · at {} · {}{}",
                 e.kind.label(),
                 e.attempt,
-                dur_ms(e.t_ms),
+                at_ms(e.t_ms),
                 bytes(e.size as u64),
                 if e.truncated { " (truncated)" } else { "" }
             );
@@ -83,7 +83,7 @@ pub fn detail_lines(m: &Model, target: DetailTarget) -> (String, Vec<String>) {
                 level_text(e.level),
                 source_name(e.source),
                 e.attempt,
-                dur_ms(e.t_ms)
+                at_ms(e.t_ms)
             );
             let mut out: Vec<String> = e.message.split('\n').map(str::to_string).collect();
             if let Some(o) = &e.offending {

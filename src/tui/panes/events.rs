@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Widget};
 use crate::event::ErrorSource;
 use crate::model::{Level, LogEntry};
 use crate::tui::app::Pane;
-use crate::tui::format::dur_ms;
+use crate::tui::format::at_ms;
 use crate::tui::view::{Ctx, cell, pad, pane_block, span};
 
 /// The source's name.
@@ -39,7 +39,7 @@ fn entry_lines(ctx: &Ctx, e: &LogEntry, width: usize, selected: bool) -> Vec<Lin
     let fixed = format!(
         "{}{} {} {} ",
         if selected { "▶" } else { " " },
-        pad(&dur_ms(e.t_ms), 9),
+        pad(&at_ms(e.t_ms), 9),
         pad(level_text(e.level), 7),
         pad(source_name(e.source), 9)
     );

@@ -10,7 +10,7 @@ use ratatui::widgets::{Paragraph, Widget};
 use crate::event::{CandidatePair, PairEnd};
 use crate::model::avg_rtt_ms;
 use crate::tui::app::Pane;
-use crate::tui::format::{bytes, dur_ms};
+use crate::tui::format::{at_ms, bytes, dur_ms};
 use crate::tui::theme::Health;
 use crate::tui::view::{Ctx, cell, pad, pane_block, span, window_start};
 
@@ -84,7 +84,7 @@ pub fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
                     "  RTT {} (avg {}) · selected for {} · changes {} · {} ↑ {} ↓",
                     rtt_text(s.current_rtt_ms()),
                     rtt_text(s.avg_rtt_ms()),
-                    dur_ms(ctx.now_ms - s.since_ms),
+                    at_ms(ctx.now_ms - s.since_ms),
                     s.changes,
                     bytes(p.bytes_sent),
                     bytes(p.bytes_received),
@@ -176,7 +176,7 @@ pub fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
         lines.push(Line::from(span(
             format!(
                 "pair changed at {} (attempt {}): now {} ⇄ {}",
-                dur_ms(c.t_ms),
+                at_ms(c.t_ms),
                 c.attempt,
                 end_text(c.local.as_ref()),
                 end_text(c.remote.as_ref())

@@ -8,13 +8,13 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use crate::model::RestartEntry;
 use crate::tui::app::Pane;
-use crate::tui::format::dur_ms;
+use crate::tui::format::at_ms;
 use crate::tui::view::{Ctx, cell, pad, pane_block, span, window_start};
 
 /// The reconnect column: a duration, `pending`, or `never` once the session ended.
 pub fn reconnect_text(r: &RestartEntry, ended: bool) -> String {
     match r.reconnect_ms {
-        Some(ms) => dur_ms(ms),
+        Some(ms) => at_ms(ms),
         None if ended => "never".into(),
         None => "pending".into(),
     }
@@ -68,7 +68,7 @@ pub fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
                 format!(
                     "{}{} {} ",
                     if sel_rel == Some(i) { "▶" } else { " " },
-                    pad(&dur_ms(r.t_ms), 9),
+                    pad(&at_ms(r.t_ms), 9),
                     pad(&r.ended_attempt.to_string(), 3)
                 ),
                 Default::default(),
@@ -77,7 +77,7 @@ pub fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
             span(
                 format!(
                     " {} {} ",
-                    pad(&dur_ms(r.lived_ms), 8),
+                    pad(&at_ms(r.lived_ms), 8),
                     pad(if r.had_connected { "yes" } else { "no" }, 4)
                 ),
                 Default::default(),

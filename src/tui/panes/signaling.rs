@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::event::{Direction, MessageKind};
 use crate::model::{SignalEntry, SignalKind, sdp};
 use crate::tui::app::Pane;
-use crate::tui::format::{bytes, dur_ms};
+use crate::tui::format::{at_ms, bytes};
 use crate::tui::theme::Theme;
 use crate::tui::view::{Ctx, cell, pad, pane_block, span, window_start};
 
@@ -120,7 +120,7 @@ pub fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
             let fixed = format!(
                 "{}{} {:>3} {}  {} {:>8}  ",
                 if sel_rel == Some(i) { "▶" } else { " " },
-                pad(&dur_ms(e.t_ms), 9),
+                pad(&at_ms(e.t_ms), 9),
                 e.attempt,
                 dir,
                 pad(&kind, 11),

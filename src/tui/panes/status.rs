@@ -11,7 +11,7 @@ use crate::event::{EndReason, StateKind};
 use crate::model::{Milestone, Model, SignalingStatus};
 use crate::sanitize;
 use crate::tui::app::App;
-use crate::tui::format::{dur_ms, offset_ms};
+use crate::tui::format::{at_ms, dur_ms, offset_ms};
 use crate::tui::theme::{Health, Theme};
 use crate::tui::view::{cell, span};
 
@@ -25,12 +25,18 @@ pub fn height(app: &App, width: u16) -> u16 {
     let m = app.view_model();
     let compact = width < COMPACT_BELOW;
     lines_for(&head(app, compact), width, 2)
-        + lines_for(&timeline(m, &app.theme, compact), width, 3)
+        + lines_for(
+            &timeline(m, &app.theme, width < TIMELINE_COMPACT_BELOW),
+            width,
+            3,
+        )
         + lines_for(&states(m, &app.theme, compact), width, 2)
 }
 
 /// Below this width the status bar uses short labels.
 pub const COMPACT_BELOW: u16 = 120;
+/// Below this width the timeline uses short labels (its long form needs about 165 columns).
+pub const TIMELINE_COMPACT_BELOW: u16 = 170;
 
 fn short_label(m: Milestone) -> &'static str {
     match m {
@@ -63,7 +69,7 @@ pub fn timeline(m: &Model, t: &Theme, compact: bool) -> Vec<Span<'static>> {
         match a.timeline.get(*ms) {
             Some(at) => spans.push(span(
                 if compact {
-                    format!("✓{} {}", label(*ms), dur_ms(at - a.started_ms))
+                    format!("✓{} {}", label(*ms), at_ms(at - a.started_ms))
                 } else {
                     format!("✓ {} {}", label(*ms), offset_ms(at - a.started_ms))
                 },
@@ -183,6 +189,14 @@ fn end_text(r: &EndReason) -> String {
     }
 }
 
+/// The protocol's name as serialised (`ws`, …).
+pub fn protocol_name(p: crate::event::Protocol) -> String {
+    serde_json::to_value(p)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 /// The first line: target, attempt, uptime, counts, frozen/ended flags.
 pub fn head(app: &App, compact: bool) -> Vec<Span<'static>> {
     let m = app.view_model();
@@ -197,15 +211,7 @@ pub fn head(app: &App, compact: bool) -> Vec<Span<'static>> {
         Some(s) if compact => head.push(span(cell(&s.target, 48), t.header)),
         Some(s) => {
             head.push(span(cell(&s.target, 60), t.header));
-            head.push(span(
-                format!(
-                    " ({})",
-                    match s.protocol {
-                        crate::event::Protocol::Ws => "ws",
-                    }
-                ),
-                t.dim,
-            ));
+            head.push(span(format!(" ({})", protocol_name(s.protocol)), t.dim));
         }
         None => head.push(span("waiting for the engine…", t.dim)),
     }
@@ -254,7 +260,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let compact = w < COMPACT_BELOW;
     let parts = [
         (head(app, compact), 2),
-        (timeline(m, t, compact), 3),
+        (timeline(m, t, w < TIMELINE_COMPACT_BELOW), 3),
         (states(m, t, compact), 2),
     ];
     let mut y = area.y;
