@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_tungstenite::WebSocketStream;
@@ -18,9 +17,11 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use super::http::{self, PrefixedStream, Route};
 use super::synth::FrameGenerator;
 use super::{Fault, ServeNotice, Shared};
-use crate::webrtc_adapter::sender::{
-    RemoteCandidate, SenderEvent, SenderPcState, SenderPeer, VideoWriter, strip_candidates,
+use crate::proto::ws::{
+    self, CandidateMessage, MAX_MESSAGE_BYTES, SignalMessage, answer_message, candidate_message,
+    strip_candidates,
 };
+use crate::webrtc_adapter::sender::{SenderEvent, SenderPcState, SenderPeer, VideoWriter};
 
 type Ws = WebSocketStream<PrefixedStream>;
 
@@ -28,8 +29,6 @@ type Ws = WebSocketStream<PrefixedStream>;
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// MediaMTX pinged every 30 s.
 const PING_INTERVAL: Duration = Duration::from_secs(30);
-/// Largest signaling message accepted (an SDP offer is a few kB).
-const MAX_MESSAGE: usize = 1 << 20;
 
 /// How a connection ends.
 #[derive(Debug)]
@@ -238,15 +237,15 @@ async fn read_offer(ws: &mut Ws) -> Result<String, End> {
             Some(t) => t,
             None => continue,
         };
-        let v: Value = serde_json::from_str(&text)
-            .map_err(|e| End::Drop(format!("bad JSON before the offer: {e}")))?;
-        match (
-            v.get("type").and_then(Value::as_str),
-            v.get("sdp").and_then(Value::as_str),
-        ) {
-            (Some("offer"), Some(sdp)) => return Ok(sdp.to_owned()),
-            _ => return Err(End::Drop("received SDP is not an offer".into())),
-        }
+        return match ws::parse_message(&text) {
+            Ok(SignalMessage::Offer { sdp }) => Ok(sdp),
+            // MediaMTX's words for anything else that parses.
+            Ok(other) => Err(End::Drop(format!(
+                "received SDP is not an offer ({} received)",
+                describe(&other)
+            ))),
+            Err(e) => Err(End::Drop(format!("bad message before the offer: {e}"))),
+        };
     }
 }
 
@@ -256,7 +255,7 @@ async fn next_text(ws: &mut Ws) -> Result<Option<String>, End> {
         None => Err(End::Drop("socket closed by the viewer".into())),
         Some(Err(e)) => Err(End::Drop(format!("websocket error: {e}"))),
         Some(Ok(Message::Text(t))) => {
-            if t.len() > MAX_MESSAGE {
+            if t.len() > MAX_MESSAGE_BYTES {
                 Err(End::Drop(format!("message too big ({} bytes)", t.len())))
             } else {
                 Ok(Some(t.as_str().to_owned()))
@@ -280,27 +279,36 @@ async fn next_text(ws: &mut Ws) -> Result<Option<String>, End> {
     }
 }
 
-fn parse_candidate(text: &str) -> Result<RemoteCandidate, End> {
-    let v: Value = serde_json::from_str(text).map_err(|e| End::Drop(format!("bad JSON: {e}")))?;
-    let Some(candidate) = v.get("candidate").and_then(Value::as_str) else {
-        return Err(End::Drop(format!(
+/// A message in words, for a close reason.
+fn describe(msg: &SignalMessage) -> &'static str {
+    match msg {
+        SignalMessage::IceServers(_) => "an ICE-server list",
+        SignalMessage::Offer { .. } => "an offer",
+        SignalMessage::Answer { .. } => "an answer",
+        SignalMessage::Candidate(_) => "a candidate",
+    }
+}
+
+/// A candidate message from the viewer; anything else ends the connection.
+fn parse_candidate(text: &str) -> Result<CandidateMessage, End> {
+    match ws::parse_message(text) {
+        Ok(SignalMessage::Candidate(c)) => Ok(c),
+        Ok(other) => Err(End::Drop(format!(
             "expected a candidate, got {}",
-            v.get("type")
-                .and_then(Value::as_str)
-                .unwrap_or("something else")
-        )));
-    };
-    Ok(RemoteCandidate {
-        candidate: candidate.to_owned(),
-        sdp_mid: v.get("sdpMid").and_then(Value::as_str).map(str::to_owned),
-        sdp_mline_index: v
-            .get("sdpMLineIndex")
-            .and_then(Value::as_u64)
-            .and_then(|i| u16::try_from(i).ok()),
-        username_fragment: v
-            .get("usernameFragment")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+            describe(&other)
+        ))),
+        Err(e) => Err(End::Drop(format!("bad message: {e}"))),
+    }
+}
+
+/// A local candidate as MediaMTX (pion's `ICECandidate.ToJSON()`) trickled it: `"sdpMid":""`,
+/// `"sdpMLineIndex":0`, `"usernameFragment":null`.
+fn server_candidate(candidate: String) -> String {
+    candidate_message(&CandidateMessage {
+        candidate,
+        sdp_mid: Some(String::new()),
+        sdp_mline_index: Some(0),
+        username_fragment: None,
     })
 }
 
@@ -336,8 +344,8 @@ async fn negotiate_and_stream(
             "serve: the offer has no matching video codec; the answer rejects the video m-line and nothing will be sent"
         );
     }
-    let msg = serde_json::json!({"type": "answer", "sdp": strip_candidates(&answer.sdp)});
-    if let Err(e) = ws.send(Message::text(msg.to_string())).await {
+    let msg = answer_message(&strip_candidates(&answer.sdp));
+    if let Err(e) = ws.send(Message::text(msg)).await {
         return End::Drop(format!("could not send the answer: {e}"));
     }
 
@@ -369,13 +377,11 @@ async fn negotiate_and_stream(
                 None => break End::Drop("peer connection gone".into()),
                 Some(SenderEvent::LocalCandidate(c)) => {
                     // MediaMTX stopped relaying candidates once connected.
-                    if !connected && !no_ice {
-                        let msg = serde_json::json!({
-                            "candidate": c, "sdpMid": "", "sdpMLineIndex": 0, "usernameFragment": null
-                        });
-                        if let Err(e) = ws.send(Message::text(msg.to_string())).await {
-                            break End::Drop(format!("websocket error: {e}"));
-                        }
+                    if !connected
+                        && !no_ice
+                        && let Err(e) = ws.send(Message::text(server_candidate(c))).await
+                    {
+                        break End::Drop(format!("websocket error: {e}"));
                     }
                 }
                 Some(SenderEvent::GatheringComplete) => tracing::debug!(id, "serve: gathering complete"),
@@ -513,5 +519,13 @@ mod tests {
         assert_eq!(c.sdp_mline_index, None);
         assert!(parse_candidate(r#"{"type":"offer","sdp":"v=0"}"#).is_err());
         assert!(parse_candidate("nope").is_err());
+    }
+
+    #[test]
+    fn server_candidates_are_written_as_pion_did() {
+        assert_eq!(
+            server_candidate("candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host".into()),
+            r#"{"candidate":"candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host","sdpMid":"","sdpMLineIndex":0,"usernameFragment":null}"#
+        );
     }
 }

@@ -10,7 +10,6 @@
 
 mod conn;
 pub mod http;
-pub mod ice;
 pub mod synth;
 
 use std::fmt;
@@ -24,7 +23,10 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinSet;
 
 use crate::cli::{SenderOptions, ServeArgs, VideoCodec};
-use crate::webrtc_adapter::sender::{SenderConfig, SenderIceServer};
+use crate::proto::ice_server::{self, IceServerSpec};
+use crate::proto::ws::{self, IceServerEntry};
+use crate::webrtc_adapter::IceServerConfig;
+use crate::webrtc_adapter::sender::SenderConfig;
 
 /// Time from the ICE-server list being sent to the peer connection reaching `connected` (as MediaMTX).
 pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
@@ -248,23 +250,66 @@ impl Drop for ServeHandle {
     }
 }
 
-/// The sender configuration derived from the options and the listen address.
-fn sender_config(listen: SocketAddr, opts: &SenderOptions) -> anyhow::Result<SenderConfig> {
-    let ice_servers = opts
-        .ice_servers
+/// Parse the `--serve-ice-server` URLs (the viewer's `--ice-server` forms, credentials in the URL).
+fn parse_ice_servers(opts: &SenderOptions) -> anyhow::Result<Vec<IceServerSpec>> {
+    opts.ice_servers
         .iter()
-        .map(|u| ice::parse_ice_server(u))
-        .collect::<anyhow::Result<Vec<SenderIceServer>>>()?;
+        .map(|u| {
+            ice_server::parse_cli_ice_server(u, None, None)
+                .map_err(|e| anyhow::anyhow!("--serve-ice-server {}: {e}", ice_server::mask_url(u)))
+        })
+        .collect()
+}
+
+/// The sender configuration derived from the options and the listen address. URLs webrtc-rs cannot use
+/// (TURN over TCP/TLS, `stuns:`) are left out of the sender's own peer connection with a warning; they
+/// are still announced to viewers.
+fn sender_config(
+    listen: SocketAddr,
+    opts: &SenderOptions,
+    ice_servers: &[IceServerSpec],
+) -> SenderConfig {
+    let mut usable = Vec::new();
+    for spec in ice_servers {
+        let mut urls = Vec::new();
+        for u in &spec.urls {
+            match ice_server::unsupported_reason(u) {
+                Some(reason) => {
+                    tracing::warn!("serve: ICE server {u} not used by the sender: {reason}")
+                }
+                None => urls.push(u.clone()),
+            }
+        }
+        if !urls.is_empty() {
+            usable.push(IceServerConfig {
+                urls,
+                username: spec.username.clone(),
+                credential: spec.credential.clone(),
+            });
+        }
+    }
     let bind = if opts.bind.is_empty() {
         vec![SocketAddr::new(listen.ip(), 0)]
     } else {
         opts.bind.clone()
     };
-    Ok(SenderConfig {
+    SenderConfig {
         codec: opts.codec,
-        ice_servers,
+        ice_servers: usable,
         bind,
-    })
+    }
+}
+
+/// The ICE-server list as viewers get it (the first WebSocket message).
+fn ice_entries(ice_servers: &[IceServerSpec]) -> Vec<IceServerEntry> {
+    ice_servers
+        .iter()
+        .map(|s| IceServerEntry {
+            urls: s.urls.clone(),
+            username: s.username.clone(),
+            credential: s.credential.clone(),
+        })
+        .collect()
 }
 
 /// Start the sender on `listen` (port 0 picks one; see [`ServeHandle::local_addr`]).
@@ -284,7 +329,8 @@ pub async fn start_with(
     if opts.keyframe_interval.is_zero() {
         anyhow::bail!("--keyframe-interval must be positive");
     }
-    let sender = sender_config(listen, &opts)?;
+    let ice_servers = parse_ice_servers(&opts)?;
+    let sender = sender_config(listen, &opts, &ice_servers);
     // Fail now, not on every connection, when a bind address is not local (binding sends nothing).
     for addr in sender.bind.iter().filter(|a| !a.ip().is_unspecified()) {
         std::net::UdpSocket::bind(SocketAddr::new(addr.ip(), 0)).map_err(|e| {
@@ -295,7 +341,7 @@ pub async fn start_with(
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let local_addr = listener.local_addr()?;
-    let ice_json = ice::ice_servers_json(&sender.ice_servers);
+    let ice_json = ws::ice_servers_message(&ice_entries(&ice_servers));
     let (notices, _) = broadcast::channel(256);
     let shared = Arc::new(Shared {
         opts,
@@ -461,14 +507,47 @@ mod tests {
             ice_servers: vec!["turn:u:p@127.0.0.1:3478".into()],
             bind: vec![],
         };
-        let cfg = sender_config("127.0.0.1:8889".parse().unwrap(), &opts).unwrap();
+        let ice = parse_ice_servers(&opts).unwrap();
+        let cfg = sender_config("127.0.0.1:8889".parse().unwrap(), &opts, &ice);
         assert_eq!(cfg.bind, vec!["127.0.0.1:0".parse::<SocketAddr>().unwrap()]);
         assert_eq!(cfg.ice_servers[0].username.as_deref(), Some("u"));
-        let cfg = sender_config("0.0.0.0:8889".parse().unwrap(), &opts).unwrap();
+        assert_eq!(cfg.ice_servers[0].urls, ["turn:127.0.0.1:3478"]);
+        let cfg = sender_config("0.0.0.0:8889".parse().unwrap(), &opts, &ice);
         assert_eq!(cfg.bind, vec!["0.0.0.0:0".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(
+            ws::ice_servers_message(&ice_entries(&ice)),
+            r#"[{"urls":["turn:127.0.0.1:3478"],"username":"u","credential":"p"}]"#
+        );
         assert_eq!(
             banner("127.0.0.1:8889".parse().unwrap(), &opts),
             "serving on ws://127.0.0.1:8889/<any-path>/ws (VP8, 2 Mbit/s, 30 fps); Ctrl-C to stop"
         );
+    }
+
+    #[test]
+    fn ice_servers_the_sender_cannot_use_are_announced_but_not_used() {
+        let opts = SenderOptions {
+            codec: VideoCodec::Vp8,
+            bitrate: 2_000_000,
+            fps: 30,
+            keyframe_interval: Duration::from_secs(2),
+            ice_servers: vec![
+                "stun:127.0.0.1".into(),
+                "turns:u:p@127.0.0.1:5349".into(),
+                "turn:u:p@127.0.0.1:3478?transport=tcp".into(),
+            ],
+            bind: vec![],
+        };
+        let ice = parse_ice_servers(&opts).unwrap();
+        let cfg = sender_config("127.0.0.1:8889".parse().unwrap(), &opts, &ice);
+        assert_eq!(cfg.ice_servers.len(), 1);
+        assert_eq!(cfg.ice_servers[0].urls, ["stun:127.0.0.1:3478"]);
+        assert_eq!(ice_entries(&ice).len(), 3);
+        let bad = SenderOptions {
+            ice_servers: vec!["turn:127.0.0.1:3478".into()],
+            ..opts
+        };
+        let err = parse_ice_servers(&bad).unwrap_err().to_string();
+        assert!(err.contains("--serve-ice-server"), "{err}");
     }
 }

@@ -39,7 +39,9 @@ use webrtc::peer_connection::{
 };
 use webrtc::rtp_transceiver::RtpSender;
 
+use super::IceServerConfig;
 use crate::cli::VideoCodec;
+use crate::proto::ws::CandidateMessage;
 
 /// The H.264 format the sender offers and sends: constrained baseline, packetization mode 1.
 pub const H264_FMTP: &str =
@@ -68,24 +70,13 @@ pub enum SenderError {
     Write(String),
 }
 
-/// An ICE server for the sender's peer connection (credentials already split out of the URL).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SenderIceServer {
-    /// The URL without credentials, e.g. `turn:127.0.0.1:3478`.
-    pub url: String,
-    /// TURN username, if any.
-    pub username: Option<String>,
-    /// TURN credential, if any.
-    pub credential: Option<String>,
-}
-
 /// How to build a [`SenderPeer`].
 #[derive(Debug, Clone)]
 pub struct SenderConfig {
     /// Codec of the video track.
     pub codec: VideoCodec,
-    /// ICE servers.
-    pub ice_servers: Vec<SenderIceServer>,
+    /// ICE servers the peer connection uses (credentials split out of the URLs, unusable URLs removed).
+    pub ice_servers: Vec<IceServerConfig>,
     /// Local addresses for host candidates (`127.0.0.1:0`, `0.0.0.0:0`, …).
     pub bind: Vec<SocketAddr>,
 }
@@ -132,19 +123,6 @@ pub enum SenderEvent {
     IceState(String),
     /// The peer-connection state changed.
     State(SenderPcState),
-}
-
-/// A remote candidate as the viewer sent it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RemoteCandidate {
-    /// The `candidate:…` line.
-    pub candidate: String,
-    /// `sdpMid` (`""` and `null` are both accepted).
-    pub sdp_mid: Option<String>,
-    /// `sdpMLineIndex`.
-    pub sdp_mline_index: Option<u16>,
-    /// `usernameFragment`.
-    pub username_fragment: Option<String>,
 }
 
 /// The result of answering an offer.
@@ -324,7 +302,7 @@ impl SenderPeer {
             .ice_servers
             .iter()
             .map(|s| RTCIceServer {
-                urls: vec![s.url.clone()],
+                urls: s.urls.clone(),
                 username: s.username.clone().unwrap_or_default(),
                 credential: s.credential.clone().unwrap_or_default(),
             })
@@ -446,7 +424,7 @@ impl SenderPeer {
     }
 
     /// Add a candidate the viewer trickled. An empty candidate (end of candidates) is accepted and ignored.
-    pub async fn add_remote_candidate(&self, c: RemoteCandidate) -> Result<(), SenderError> {
+    pub async fn add_remote_candidate(&self, c: CandidateMessage) -> Result<(), SenderError> {
         if c.candidate.trim().is_empty() {
             return Ok(());
         }
@@ -554,40 +532,5 @@ impl VideoWriter {
             })
             .await
             .map_err(|e| SenderError::Write(e.to_string()))
-    }
-}
-
-/// Remove `a=candidate:` and `a=end-of-candidates` lines from an SDP, as MediaMTX did before sending its
-/// answer (candidates are trickled instead).
-pub fn strip_candidates(sdp: &str) -> String {
-    let eol = if sdp.contains("\r\n") { "\r\n" } else { "\n" };
-    let mut out = String::with_capacity(sdp.len());
-    for line in sdp.split(eol) {
-        if line.is_empty() {
-            continue;
-        }
-        if line.starts_with("a=candidate:") || line == "a=end-of-candidates" {
-            continue;
-        }
-        out.push_str(line);
-        out.push_str(eol);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strips_candidate_lines_only() {
-        let sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n\
-                   a=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\na=end-of-candidates\r\na=mid:0\r\n";
-        let out = strip_candidates(sdp);
-        assert!(!out.contains("a=candidate"));
-        assert!(!out.contains("end-of-candidates"));
-        assert!(out.contains("a=mid:0\r\n"));
-        assert!(out.starts_with("v=0\r\n"));
-        assert!(out.ends_with("\r\n"));
     }
 }
