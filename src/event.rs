@@ -32,6 +32,8 @@ pub struct Stamped {
 pub enum Protocol {
     /// The legacy MediaMTX / rtsp-simple-server WebSocket reader protocol.
     Ws,
+    /// WHEP (draft-ietf-wish-whep): offer/answer over HTTP, trickle and ICE restart with PATCH.
+    Whep,
 }
 
 /// Where a negotiation attempt stood when something happened (most importantly: when the socket closed).
@@ -95,7 +97,16 @@ pub enum MessageKind {
     Unknown,
     /// Not valid JSON, not text, or over the size limit.
     Invalid,
+    /// A trickle-ice-sdpfrag body (WHEP trickle or ICE restart).
+    Sdpfrag,
+    /// No body (WHEP OPTIONS, DELETE, 204 responses).
+    Empty,
+    /// An HTTP error body (text, JSON or problem+json).
+    ErrorBody,
 }
+
+/// An HTTP header as shown in events: name and value (credentials masked).
+pub type Header = (String, String);
 
 /// An ICE candidate type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -613,6 +624,69 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none", default)]
         offending: Option<String>,
     },
+    /// A WHEP HTTP request was sent.
+    HttpRequest {
+        /// Request number in the session, pairing it with its response.
+        id: u32,
+        /// `OPTIONS`, `POST`, `PATCH` or `DELETE`.
+        method: String,
+        /// Absolute URL (credentials masked).
+        url: String,
+        /// Relevant headers (Content-Type, If-Match, Authorization masked, extra headers).
+        headers: Vec<Header>,
+        /// What the body is.
+        kind: MessageKind,
+        /// The body, if any.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        body: Option<String>,
+    },
+    /// The response to a WHEP HTTP request.
+    HttpResponse {
+        /// The request's number.
+        id: u32,
+        /// The request's method.
+        method: String,
+        /// HTTP status code.
+        status: u16,
+        /// Reason phrase.
+        reason: String,
+        /// Relevant headers (Location, ETag, Link, Content-Type, Retry-After, WWW-Authenticate, Accept-Patch…).
+        headers: Vec<Header>,
+        /// What the body is.
+        kind: MessageKind,
+        /// Size of the body in bytes.
+        size: usize,
+        /// The body (truncated if over the display limit; sanitise before display).
+        body: String,
+        /// True when `body` was truncated.
+        #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+        truncated: bool,
+        /// Time from sending the request to the complete response, in milliseconds.
+        elapsed_ms: f64,
+    },
+    /// A WHEP HTTP request got no response (connection refused, timeout, TLS…).
+    HttpFailed {
+        /// The request's number.
+        id: u32,
+        /// The request's method.
+        method: String,
+        /// What went wrong.
+        error: String,
+        /// Time until the failure, in milliseconds.
+        elapsed_ms: f64,
+    },
+    /// An ICE restart began within the attempt (WHEP: new credentials sent with PATCH).
+    IceRestart {
+        /// Why (`ICE failed`, `asked for`).
+        reason: String,
+    },
+    /// Information: a deviation from the WHEP draft, a protocol detected, a capability missing. Not an error.
+    Info {
+        /// Where it came from.
+        source: ErrorSource,
+        /// What.
+        message: String,
+    },
     /// Something worth knowing that is not an error (an unusual but accepted input, a stack limitation).
     Warning {
         /// Where it came from.
@@ -660,6 +734,11 @@ impl Event {
             Event::Restart { .. } => "restart",
             Event::Error { .. } => "error",
             Event::Warning { .. } => "warning",
+            Event::HttpRequest { .. } => "http_request",
+            Event::HttpResponse { .. } => "http_response",
+            Event::HttpFailed { .. } => "http_failed",
+            Event::IceRestart { .. } => "ice_restart",
+            Event::Info { .. } => "info",
             Event::Ended { .. } => "ended",
         }
     }
