@@ -424,6 +424,10 @@ pub struct Attempt {
     pub answer_sdp: Option<String>,
     /// When the peer connection reached `connected` (first time).
     pub connected_ms: Option<f64>,
+    /// ICE restarts within the attempt (WHEP).
+    pub ice_restarts: u32,
+    /// When the last ICE restart began.
+    pub last_ice_restart_ms: Option<f64>,
 }
 
 impl Attempt {
@@ -445,6 +449,8 @@ impl Attempt {
             offer_sdp: None,
             answer_sdp: None,
             connected_ms: None,
+            ice_restarts: 0,
+            last_ice_restart_ms: None,
         }
     }
 
@@ -558,6 +564,8 @@ pub enum Level {
     Error,
     /// A warning.
     Warning,
+    /// Information (a protocol detail, an ICE restart).
+    Info,
 }
 
 /// An error or a warning.
@@ -842,6 +850,18 @@ impl Model {
                 });
                 return;
             }
+            Event::Info { source, message } => {
+                self.log.push(LogEntry {
+                    seq: ev.seq,
+                    t_ms: t,
+                    attempt: ev.attempt,
+                    level: Level::Info,
+                    source: *source,
+                    message: message.clone(),
+                    offending: None,
+                });
+                return;
+            }
             Event::Ended {
                 reason,
                 attempts,
@@ -864,6 +884,17 @@ impl Model {
 
         // The signaling log is session-wide history: record whatever the attempt.
         self.log_signaling(ev);
+        if let Event::IceRestart { reason } = &ev.event {
+            self.log.push(LogEntry {
+                seq: ev.seq,
+                t_ms: t,
+                attempt: ev.attempt,
+                level: Level::Info,
+                source: ErrorSource::Peer,
+                message: format!("ICE restart: {reason}"),
+                offending: None,
+            });
+        }
 
         if ev.attempt < self.attempt.number {
             self.stale_ignored += 1;
@@ -1124,12 +1155,14 @@ impl Model {
                     local: *local,
                 });
             }
-            Event::MessageSent { kind, text, .. } => {
-                if *kind == MessageKind::Offer {
-                    a.timeline.reach(Milestone::Offer, t);
-                    if a.offer_sdp.is_none() {
-                        a.offer_sdp = sdp::sdp_from_message(text);
-                    }
+            Event::MessageSent {
+                kind: MessageKind::Offer,
+                text,
+                ..
+            } => {
+                a.timeline.reach(Milestone::Offer, t);
+                if a.offer_sdp.is_none() {
+                    a.offer_sdp = sdp::sdp_from_message(text);
                 }
             }
             Event::MessageReceived { kind, text, .. } => match kind {
@@ -1297,31 +1330,32 @@ impl Model {
                     srtp_cipher: srtp_cipher.clone(),
                 });
             }
-            Event::HttpRequest { kind, body, .. } => {
-                if *kind == MessageKind::Offer {
-                    a.timeline.reach(Milestone::Offer, t);
-                    if a.offer_sdp.is_none() {
-                        a.offer_sdp = body.clone();
-                    }
+            Event::HttpRequest {
+                kind: MessageKind::Offer,
+                body,
+                ..
+            } => {
+                a.timeline.reach(Milestone::Offer, t);
+                if a.offer_sdp.is_none() {
+                    a.offer_sdp = body.clone();
                 }
             }
-            Event::HttpResponse { kind, body, .. } => {
-                if *kind == MessageKind::Answer {
-                    a.timeline.reach(Milestone::Answer, t);
-                    if a.answer_sdp.is_none() {
-                        a.answer_sdp = Some(body.clone());
-                    }
+            Event::HttpResponse {
+                kind: MessageKind::Answer,
+                body,
+                ..
+            } => {
+                a.timeline.reach(Milestone::Answer, t);
+                if a.answer_sdp.is_none() {
+                    a.answer_sdp = Some(body.clone());
                 }
             }
-            // Shown in the signaling log and the events pane.
-            Event::HttpFailed { .. } | Event::IceRestart { .. } | Event::Info { .. } => {}
-            // Handled above.
-            Event::SessionStarted { .. }
-            | Event::AttemptStarted { .. }
-            | Event::Restart { .. }
-            | Event::Error { .. }
-            | Event::Warning { .. }
-            | Event::Ended { .. } => {}
+            Event::IceRestart { .. } => {
+                a.ice_restarts += 1;
+                a.last_ice_restart_ms = Some(t);
+            }
+            // Session-wide events are handled in `apply`; others do not concern the attempt.
+            _ => {}
         }
     }
 }

@@ -425,10 +425,18 @@ pub fn compare(offer: &SdpSummary, answer: &SdpSummary) -> Vec<SectionOutcome> {
     out
 }
 
-/// The SDP carried by a signaling message (`{"type": "offer"|"answer", "sdp": "…"}`), if any.
+/// The SDP carried by a signaling message: the `sdp` of a JSON message
+/// (`{"type": "offer"|"answer", "sdp": "…"}`), or a plain SDP body (WHEP), possibly after
+/// HTTP-style header lines and a blank line.
 pub fn sdp_from_message(text: &str) -> Option<String> {
-    let v: Value = serde_json::from_str(text).ok()?;
-    v.get("sdp")?.as_str().map(str::to_string)
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        return v.get("sdp")?.as_str().map(str::to_string);
+    }
+    if text.starts_with("v=0") {
+        return Some(text.to_string());
+    }
+    let at = text.find("\nv=0")?;
+    Some(text[at + 1..].to_string())
 }
 
 /// Human-readable lines for the detail view: the session, then each m-line; when `offer` is given
@@ -622,6 +630,10 @@ mod tests {
             Some("v=0\r\n")
         );
         assert_eq!(sdp_from_message("[]"), None);
+        assert_eq!(
+            sdp_from_message("201 Created\nLocation: /x\n\nv=0\r\ns=-\r\n").as_deref(),
+            Some("v=0\r\ns=-\r\n")
+        );
         assert_eq!(sdp_from_message("not json"), None);
     }
 }

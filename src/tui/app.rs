@@ -49,7 +49,7 @@ impl Pane {
             Pane::Pairs => "Candidate pairs",
             Pane::Tracks => "Tracks / bitrate",
             Pane::Restarts => "Restarts",
-            Pane::Events => "Errors / warnings",
+            Pane::Events => "Events / errors",
         }
     }
 

@@ -47,6 +47,14 @@ pub fn detail_lines(m: &Model, target: DetailTarget) -> (String, Vec<String>) {
                     .then(|| m.offer_sdp_for(e.attempt))
                     .flatten()
                     .map(|o| sdp::parse(&o));
+                // WHEP: the request line or status and the headers come before the body.
+                if let Some(pos) = e.text.find("v=0")
+                    && pos > 0
+                    && !e.text.starts_with('{')
+                {
+                    out.push("── HTTP ──".into());
+                    out.extend(e.text[..pos].lines().map(str::to_string));
+                }
                 out.push("── SDP summary ──".into());
                 if e.kind == SignalKind::Message(MessageKind::Answer) && offer.is_none() {
                     out.push(

@@ -27,6 +27,7 @@ pub fn level_text(l: Level) -> &'static str {
     match l {
         Level::Error => "✗ ERROR",
         Level::Warning => "⚠ WARN",
+        Level::Info => "ℹ INFO",
     }
 }
 
@@ -35,6 +36,7 @@ fn entry_lines(ctx: &Ctx, e: &LogEntry, width: usize, selected: bool) -> Vec<Lin
     let style = match e.level {
         Level::Error => t.bad,
         Level::Warning => t.warn,
+        Level::Info => t.dim,
     };
     let fixed = format!(
         "{}{} {} {} ",

@@ -233,6 +233,10 @@ pub fn head(app: &App, compact: bool) -> Vec<Span<'static>> {
         },
         Style::new(),
     ));
+    let ice_restarts = m.attempt().ice_restarts;
+    if ice_restarts > 0 {
+        head.push(span(format!(" · ICE restarts {ice_restarts}"), t.warn));
+    }
     if m.error_count() > 0 {
         head.push(span(format!(" · ✗{} err", m.error_count()), t.bad));
     }
