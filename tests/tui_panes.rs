@@ -307,3 +307,36 @@ fn every_size_renders_without_panic() {
     let _ = screen(&app, 20, 6);
     let _ = screen(&app, 30, 8);
 }
+
+#[test]
+fn pairs_pane_shows_a_selection_change_within_the_attempt() {
+    let mut s = Script::new();
+    s.at(0.0, testing::session_started());
+    s.attempt(1.0, 1);
+    let (l, r) = testing::loopback_hosts();
+    let relay = testing::candidate(rtcscope::event::CandidateType::Relay, "10.0.0.9", 40000, 5);
+    s.at(
+        2.0,
+        Event::SelectedPair {
+            pair: testing::pair("A", &l, &r, "succeeded"),
+            changes: 1,
+        },
+    );
+    s.at(
+        900.0,
+        Event::SelectedPair {
+            pair: testing::pair("B", &relay, &r, "succeeded"),
+            changes: 2,
+        },
+    );
+    let app = App::with_events(Theme::new(true), s.events());
+    let (_, t) = pane(&app, Pane::Pairs, 120, 10);
+    assert!(t.contains("★ SELECTED relay 10.0.0.9:40000"), "{t}");
+    assert!(t.contains("changes 2"), "{t}");
+    assert!(
+        t.contains(
+            "pair changed at 900ms (attempt 1): now relay 10.0.0.9:40000 ⇄ host 127.0.0.1:48979"
+        ),
+        "{t}"
+    );
+}

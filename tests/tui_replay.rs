@@ -44,6 +44,12 @@ fn demo_recording_replays_into_a_connected_model() {
     let sel = a.selected.as_ref().expect("selected pair");
     assert_eq!(sel.pair.state, "succeeded");
     assert!(sel.pair.local.is_some() && sel.pair.remote.is_some());
+    // The first selected_pair lacked the (prflx) remote end; the change record was completed.
+    assert!(
+        m.pair_changes()
+            .last()
+            .is_some_and(|c| c.local.is_some() && c.remote.is_some())
+    );
     assert_eq!(a.local_counts()[0], 1);
     assert!(a.remote_candidates.iter().all(|c| {
         c.candidate

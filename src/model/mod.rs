@@ -1249,6 +1249,14 @@ impl Model {
                         sel.pair = pair.clone();
                         sel.changes = *changes;
                     }
+                    // The first report of a selection may lack an end (a prflx remote learned later).
+                    if let Some(c) = self.pair_changes.last_mut()
+                        && c.pair_id == pair.id
+                        && c.attempt == attempt_no
+                    {
+                        c.local = c.local.take().or_else(|| pair.local.clone());
+                        c.remote = c.remote.take().or_else(|| pair.remote.clone());
+                    }
                 } else {
                     let mut rtt = Ring::new(RTT_HISTORY_CAP);
                     if let Some(r) = pair.current_rtt_ms {

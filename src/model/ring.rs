@@ -84,6 +84,11 @@ impl<T> Ring<T> {
         self.items.back()
     }
 
+    /// The newest item, mutably.
+    pub fn last_mut(&mut self) -> Option<&mut T> {
+        self.items.back_mut()
+    }
+
     /// The newest items, mutably, newest first.
     pub fn iter_mut_rev(&mut self) -> impl Iterator<Item = &mut T> {
         self.items.iter_mut().rev()

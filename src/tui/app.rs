@@ -338,7 +338,12 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
     match msg {
         Msg::Engine(ev) => {
             let is_end = matches!(ev.event, Event::Ended { .. });
+            let attempt = app.model.attempt_number();
             app.model.apply(&ev);
+            if app.model.attempt_number() != attempt && !app.quitting {
+                // "restart requested" is answered by the new attempt.
+                app.note = None;
+            }
             app.now_ms = app.now_ms.max(app.model.now_ms());
             if is_end && app.quitting {
                 return Some(Cmd::Exit);

@@ -168,9 +168,14 @@ pub fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
     if order.is_empty() && sel.is_some() {
         lines.push(Line::from(span("  (checklist not reported yet)", t.dim)));
     }
-    // The latest selection change, when there has been more than one in the session.
+    // The latest selection change, when the selection changed within this attempt.
     let changes = ctx.model.pair_changes();
-    if changes.total() > 1
+    let in_attempt = changes
+        .iter()
+        .rev()
+        .take_while(|c| c.attempt == a.number)
+        .count();
+    if in_attempt > 1
         && let Some(c) = changes.last()
     {
         lines.push(Line::from(span(

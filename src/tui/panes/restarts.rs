@@ -36,14 +36,14 @@ pub fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
         return;
     }
     let width = usize::from(inner.width);
-    let cause_w = width.saturating_sub(1 + 10 + 4 + 9 + 5 + 10 + 5).max(16);
+    let cause_w = width.saturating_sub(1 + 10 + 4 + 11 + 5 + 10 + 5).max(16);
     let mut lines = vec![Line::from(span(
         format!(
             " {} {} {} {} {} {}",
             pad("TIME", 9),
             pad("ATT", 3),
             pad("CAUSE", cause_w),
-            pad("LIVED", 8),
+            pad("LIVED", 10),
             pad("CONN", 4),
             "RECONNECT"
         ),
@@ -77,7 +77,7 @@ pub fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
             span(
                 format!(
                     " {} {} ",
-                    pad(&at_ms(r.lived_ms), 8),
+                    pad(&at_ms(r.lived_ms), 10),
                     pad(if r.had_connected { "yes" } else { "no" }, 4)
                 ),
                 Default::default(),
