@@ -340,3 +340,29 @@ fn pairs_pane_shows_a_selection_change_within_the_attempt() {
         "{t}"
     );
 }
+
+#[test]
+fn failed_signaling_marks_the_first_step() {
+    let mut s = Script::new();
+    s.at(0.0, testing::session_started());
+    s.attempt(1.0, 1);
+    s.at(
+        2.0,
+        Event::SignalingConnecting {
+            url: testing::TARGET.into(),
+        },
+    );
+    s.at(
+        5.0,
+        Event::SignalingFailed {
+            error: "connection refused".into(),
+            http_status: None,
+            body: None,
+        },
+    );
+    let app = App::with_events(Theme::new(true), s.events());
+    let (_, t) = screen(&app, 80, 24);
+    assert!(t.contains("✗ ws · ice-srv"), "{t}");
+    assert!(t.contains("ws ✗failed"), "{t}");
+    assert!(t.contains("failed: connection refused"), "{t}");
+}

@@ -137,7 +137,7 @@ fn tmux_missing() -> bool {
     false
 }
 
-fn start_connected(name: &str) -> Session {
+fn start_connected(name: &str, extra_args: &str) -> Session {
     let bin = env!("CARGO_BIN_EXE_rtcscope");
     let (serve, url) = start_serve(bin);
     let id = format!("rtcscope-pty-{name}-{}", std::process::id());
@@ -148,7 +148,7 @@ fn start_connected(name: &str) -> Session {
         &script,
         format!(
             "#!/bin/sh\n\
-             '{bin}' '{url}'\n\
+             '{bin}' {extra_args} '{url}'\n\
              echo \"RTCSCOPE_EXIT=$?\"\n\
              stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo \
              | tr '\\n' ' ' | sed 's/^/STTY: /'\n\
@@ -224,7 +224,7 @@ fn real_binary_shows_connected_pair_and_bitrate_and_restores_the_terminal_after_
     if tmux_missing() {
         return;
     }
-    let s = start_connected("q");
+    let s = start_connected("q", "");
     // The restart key is live too: a new attempt connects.
     s.tmux.run(&["send-keys", "-t", "rt", "r"]);
     let (ok, screen) = s.tmux.wait_for(Duration::from_secs(30), |t| {
@@ -240,7 +240,7 @@ fn real_binary_restores_the_terminal_on_sigterm() {
     if tmux_missing() {
         return;
     }
-    let s = start_connected("term");
+    let s = start_connected("term", "");
     let pid = viewer_pid(&s.tmux).expect("viewer pid");
     let status = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -248,6 +248,15 @@ fn real_binary_restores_the_terminal_on_sigterm() {
         .expect("kill");
     assert!(status.success());
     // Media flowed before the signal: exit code 0.
+    assert_restored(&s.tmux, "0");
+}
+
+#[test]
+fn real_binary_exits_and_restores_the_terminal_when_the_session_ends() {
+    if tmux_missing() {
+        return;
+    }
+    let s = start_connected("end", "--duration 6s");
     assert_restored(&s.tmux, "0");
 }
 

@@ -59,7 +59,10 @@ pub fn timeline(m: &Model, t: &Theme, compact: bool) -> Vec<Span<'static>> {
     let sep = if compact { " " } else { " › " };
     let a = m.attempt();
     let latest = a.timeline.latest();
-    let over = matches!(a.signaling, Some(SignalingStatus::Closed { .. })) || m.ended().is_some();
+    let over = matches!(
+        a.signaling,
+        Some(SignalingStatus::Closed { .. } | SignalingStatus::Failed { .. })
+    ) || m.ended().is_some();
     let mut spans = Vec::new();
     let mut frontier_marked = false;
     for (i, ms) in Milestone::ALL.iter().enumerate() {
