@@ -91,20 +91,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 .await
                 .context("starting the built-in sender")?;
             let url = server.ws_url("demo");
-            let result = view(&url, &args.viewer).await;
+            // The sender runs in this process too: its stack warnings would be mixed with the viewer's.
+            let result = view(&url, &args.viewer, false).await;
             server.shutdown().await;
             result
         }
         None => {
             let url = cli.view.url.context("a URL is required (see --help)")?;
-            view(&url, &cli.view.viewer).await
+            view(&url, &cli.view.viewer, true).await
         }
     }
 }
 
 /// Run the viewer against `url`: the TUI on a terminal, NDJSON otherwise.
-pub async fn view(url: &str, opts: &ViewerOptions) -> anyhow::Result<Outcome> {
-    let cfg = crate::config::engine_config(url, opts)?;
+/// `stack_warnings`: report the WebRTC stack's logged warnings (only when this process runs nothing else).
+pub async fn view(
+    url: &str,
+    opts: &ViewerOptions,
+    stack_warnings: bool,
+) -> anyhow::Result<Outcome> {
+    let mut cfg = crate::config::engine_config(url, opts)?;
+    cfg.stack_warnings = stack_warnings;
     let handle = Engine::spawn(cfg);
     let headless = opts.headless || !std::io::stdout().is_terminal();
     if headless {

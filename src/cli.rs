@@ -16,7 +16,8 @@ const AFTER_HELP: &str = "\
 EXAMPLES:
   rtcscope demo                              # a built-in sender and the viewer, no server needed
   rtcscope ws://host:8889/cam/ws             # watch a MediaMTX (v0.21-v0.22) viewer negotiation
-  rtcscope http://host:8889/cam/             # the same, from the page URL
+  rtcscope http://host:8889/cam/             # from the page URL (WHEP if the server has it)
+  rtcscope http://host:8889/cam/whep         # WHEP (MediaMTX >= 0.23, Janus, GStreamer, Cloudflare...)
   rtcscope --headless --duration 30s URL     # NDJSON events on stdout for 30 s
   rtcscope serve --listen 0.0.0.0:8889       # a test sender for another host's viewer (like iperf)
 
@@ -81,6 +82,21 @@ pub struct ViewerOptions {
     #[arg(long)]
     pub headless: bool,
 
+    /// Signaling protocol. `auto`: ws:// and wss:// are the legacy WebSocket protocol, a URL ending in
+    /// /whep is WHEP, and for a page URL (http://host:8889/cam/) WHEP is used if the server answers
+    /// OPTIONS on /cam/whep, the WebSocket protocol otherwise.
+    #[arg(long, value_enum, default_value_t = ProtocolChoice::Auto)]
+    pub protocol: ProtocolChoice,
+
+    /// WHEP: send `Authorization: Bearer TOKEN`.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "RTCSCOPE_BEARER",
+        hide_env_values = true
+    )]
+    pub bearer: Option<String>,
+
     /// Stop after this long (e.g. `30s`, `2m`). Default: run until Ctrl-C.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub duration: Option<Duration>,
@@ -133,6 +149,17 @@ pub struct ViewerOptions {
     /// ICE timeouts: `DISCONNECTED,FAILED,KEEPALIVE` (e.g. `2s,5s,1s`). Default: webrtc-rs's `5s,25s,2s`.
     #[arg(long, value_name = "D,F,K")]
     pub ice_timeouts: Option<String>,
+}
+
+/// Which signaling protocol to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProtocolChoice {
+    /// Decide from the URL (and, for a page URL, by asking the server).
+    Auto,
+    /// The legacy MediaMTX / rtsp-simple-server WebSocket protocol.
+    Ws,
+    /// WHEP (HTTP).
+    Whep,
 }
 
 /// `all` or `relay`.
@@ -194,6 +221,10 @@ pub struct SenderOptions {
     /// Local address(es) for the sender's ICE host candidates (repeatable). Default: the listen address's IP, port 0.
     #[arg(id = "serve_bind", long = "serve-bind", value_name = "ADDR")]
     pub bind: Vec<SocketAddr>,
+
+    /// Do not negotiate RTX: retransmissions go on the media SSRC.
+    #[arg(long)]
+    pub no_rtx: bool,
 }
 
 /// Options of `demo`.
@@ -222,7 +253,7 @@ pub fn parse_bitrate(s: &str) -> Result<u64, String> {
         return Err(format!("bitrate must be positive, got `{s}`"));
     }
     let bps = v * mult;
-    if bps < 10_000.0 || bps > 1_000_000_000.0 {
+    if !(10_000.0..=1_000_000_000.0).contains(&bps) {
         return Err(format!("bitrate `{s}` out of range (10k..1000M)"));
     }
     Ok(bps as u64)

@@ -3,8 +3,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use crate::cli::{IceTransportPolicy, ViewerOptions, parse_duration};
-use crate::engine::EngineConfig;
+use crate::cli::{IceTransportPolicy, ProtocolChoice, ViewerOptions, parse_duration};
+use crate::engine::{EngineConfig, SignalingTarget};
 use crate::proto::{ice_server, ws};
 use crate::session::Policy;
 use crate::webrtc_adapter::IceTimeouts;
@@ -16,7 +16,14 @@ pub struct UsageError(pub String);
 
 /// Build the engine configuration for viewing `url` with `opts`.
 pub fn engine_config(url: &str, opts: &ViewerOptions) -> Result<EngineConfig, UsageError> {
-    let url = ws::signaling_url(url).map_err(UsageError)?;
+    let target = signaling_target(url, opts.protocol)?;
+    if opts.bearer.is_some() && matches!(target, SignalingTarget::Ws(_)) {
+        return Err(UsageError(
+            "--bearer is for WHEP; the WebSocket protocol authenticates with user:pass@ in the URL"
+                .into(),
+        ));
+    }
+    let url = target.display_url().clone();
     let headers = opts
         .headers
         .iter()
@@ -39,13 +46,15 @@ pub fn engine_config(url: &str, opts: &ViewerOptions) -> Result<EngineConfig, Us
         .as_deref()
         .map(parse_ice_timeouts)
         .transpose()?;
+    let whep = !matches!(target, SignalingTarget::Ws(_));
     let bind = if opts.bind.is_empty() {
         default_bind(&url)
     } else {
         opts.bind.clone()
     };
     Ok(EngineConfig {
-        url,
+        target,
+        bearer: opts.bearer.clone(),
         headers,
         insecure: opts.insecure,
         ice_servers,
@@ -58,11 +67,53 @@ pub fn engine_config(url: &str, opts: &ViewerOptions) -> Result<EngineConfig, Us
             handshake_timeout: opts.handshake_timeout,
             max_restarts: opts.max_restarts,
             duration: opts.duration,
-            restart_on_disconnected: true,
-            ice_restart_on_failed: false,
+            // The WebSocket reader restarts on `disconnected`; the WHEP reader waits for `failed` and
+            // tries an ICE restart first (it has a channel to renegotiate).
+            restart_on_disconnected: !whep,
+            ice_restart_on_failed: whep,
         },
         stats_interval: Duration::from_secs(1),
+        stack_warnings: false,
     })
+}
+
+/// Which protocol and URL(s) to use for what the user typed.
+pub fn signaling_target(
+    input: &str,
+    choice: ProtocolChoice,
+) -> Result<SignalingTarget, UsageError> {
+    let parsed = url::Url::parse(input.trim());
+    let scheme = parsed
+        .as_ref()
+        .map(|u| u.scheme().to_owned())
+        .unwrap_or_default();
+    let is_http = scheme == "http" || scheme == "https";
+    let ends_in_whep = parsed
+        .as_ref()
+        .map(|u| u.path().trim_end_matches('/').ends_with("/whep"))
+        .unwrap_or(false);
+    let ws_url = || ws::signaling_url(input).map_err(UsageError);
+    match choice {
+        ProtocolChoice::Ws => Ok(SignalingTarget::Ws(ws_url()?)),
+        ProtocolChoice::Whep | ProtocolChoice::Auto if is_http && ends_in_whep => Ok(
+            SignalingTarget::Whep(parsed.map_err(|e| UsageError(e.to_string()))?),
+        ),
+        ProtocolChoice::Whep if is_http => Ok(SignalingTarget::Whep(
+            crate::proto::whep::whep_url_from_page(&parsed.map_err(|e| UsageError(e.to_string()))?),
+        )),
+        ProtocolChoice::Whep => Err(UsageError(format!(
+            "--protocol whep needs an http:// or https:// URL, not `{}`",
+            crate::proto::ice_server::mask_url(input)
+        ))),
+        ProtocolChoice::Auto if is_http => {
+            let page = parsed.map_err(|e| UsageError(e.to_string()))?;
+            Ok(SignalingTarget::Detect {
+                whep: crate::proto::whep::whep_url_from_page(&page),
+                ws: ws_url()?,
+            })
+        }
+        ProtocolChoice::Auto => Ok(SignalingTarget::Ws(ws_url()?)),
+    }
 }
 
 /// Where to gather host candidates when `--bind` is not given: loopback when the server is on loopback

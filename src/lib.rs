@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod event;
+pub mod logging;
 pub mod model;
 pub mod proto;
 pub mod report;

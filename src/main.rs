@@ -4,29 +4,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-fn init_logging(cli: &rtcscope::cli::Cli) -> anyhow::Result<()> {
-    let Some(path) = &cli.log_file else {
-        return Ok(());
-    };
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| anyhow::anyhow!("--log-file {}: {e}", path.display()))?;
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
-        .map_err(|e| anyhow::anyhow!("--log-level {}: {e}", cli.log_level))?;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(std::sync::Mutex::new(file))
-        .try_init()
-        .map_err(|e| anyhow::anyhow!("logging: {e}"))?;
-    Ok(())
-}
-
 fn main() -> ExitCode {
     let cli = rtcscope::cli::Cli::parse();
-    if let Err(e) = init_logging(&cli) {
+    if let Err(e) = rtcscope::logging::init(cli.log_file.as_deref(), &cli.log_level) {
         eprintln!("rtcscope: {e:#}");
         return ExitCode::from(2);
     }

@@ -106,7 +106,7 @@ pub enum Action {
     /// Close the current attempt's socket and peer connection.
     EndAttempt,
     /// Emit this event (stamped with the current attempt).
-    Emit(Event),
+    Emit(Box<Event>),
     /// Restart ICE within the current attempt (new credentials, same peer connection).
     IceRestart {
         /// Why, in words.
@@ -368,13 +368,14 @@ impl Session {
         if let Some(max) = self.policy.max_restarts
             && self.restarts >= max
         {
-            self.actions.push_back(Action::Emit(Event::Restart {
-                cause,
-                ended_attempt: self.attempt,
-                lived_ms: ms(now.saturating_sub(started)),
-                had_connected: self.connected_this_attempt,
-                pause_ms: 0.0,
-            }));
+            self.actions
+                .push_back(Action::Emit(Box::new(Event::Restart {
+                    cause,
+                    ended_attempt: self.attempt,
+                    lived_ms: ms(now.saturating_sub(started)),
+                    had_connected: self.connected_this_attempt,
+                    pause_ms: 0.0,
+                })));
             self.finish(EndReason::MaxRestarts {
                 restarts: self.restarts,
             });
@@ -387,13 +388,14 @@ impl Session {
             None if cause == RestartCause::Manual => Duration::ZERO,
             None => self.policy.restart_pause,
         };
-        self.actions.push_back(Action::Emit(Event::Restart {
-            cause,
-            ended_attempt: self.attempt,
-            lived_ms: ms(now.saturating_sub(started)),
-            had_connected: self.connected_this_attempt,
-            pause_ms: ms(pause),
-        }));
+        self.actions
+            .push_back(Action::Emit(Box::new(Event::Restart {
+                cause,
+                ended_attempt: self.attempt,
+                lived_ms: ms(now.saturating_sub(started)),
+                had_connected: self.connected_this_attempt,
+                pause_ms: ms(pause),
+            })));
         if pause.is_zero() {
             self.begin_attempt(now);
         } else {
@@ -409,12 +411,12 @@ impl Session {
             self.actions.push_back(Action::EndAttempt);
         }
         self.state = State::Finished;
-        self.actions.push_back(Action::Emit(Event::Ended {
+        self.actions.push_back(Action::Emit(Box::new(Event::Ended {
             reason,
             attempts: self.attempt,
             ever_connected: self.ever_connected,
             media_received: self.media_received,
-        }));
+        })));
         self.actions.push_back(Action::Finish);
     }
 }
@@ -435,12 +437,15 @@ mod tests {
 
     fn restart_cause(actions: &[Action]) -> Option<(RestartCause, bool, f64)> {
         actions.iter().find_map(|a| match a {
-            Action::Emit(Event::Restart {
-                cause,
-                had_connected,
-                pause_ms,
-                ..
-            }) => Some((cause.clone(), *had_connected, *pause_ms)),
+            Action::Emit(e) => match &**e {
+                Event::Restart {
+                    cause,
+                    had_connected,
+                    pause_ms,
+                    ..
+                } => Some((cause.clone(), *had_connected, *pause_ms)),
+                _ => None,
+            },
             _ => None,
         })
     }
@@ -608,12 +613,12 @@ mod tests {
         assert!(s.is_finished());
         let restarts = actions
             .iter()
-            .filter(|a| matches!(a, Action::Emit(Event::Restart { .. })))
+            .filter(|a| matches!(a, Action::Emit(e) if matches!(**e, Event::Restart { .. })))
             .count();
         assert_eq!(restarts, 3, "two restarts, then the third failure ends it");
         assert!(actions.iter().any(|a| matches!(
             a,
-            Action::Emit(Event::Ended {
+            Action::Emit(e) if matches!(**e, Event::Ended {
                 reason: EndReason::MaxRestarts { restarts: 2 },
                 attempts: 3,
                 ..
@@ -640,12 +645,12 @@ mod tests {
             actions,
             vec![
                 Action::EndAttempt,
-                Action::Emit(Event::Ended {
+                Action::Emit(Box::new(Event::Ended {
                     reason: EndReason::Duration,
                     attempts: 1,
                     ever_connected: true,
                     media_received: true,
-                }),
+                })),
                 Action::Finish
             ]
         );

@@ -1,5 +1,7 @@
 //! The real binary: exit codes, automatic headless mode, usage errors, and a sender killed mid-stream.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -216,4 +218,50 @@ fn demo_runs_headless_and_exits_0_when_media_flowed() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).expect("utf-8");
     assert!(text.lines().any(|l| l.contains(r#""type":"first_media""#)));
+}
+
+/// A TURN server refusing our credentials is only in webrtc-rs's log: it must reach the event stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turn_auth_failure_from_the_stack_log_becomes_a_warning_event() {
+    if !common::coturn_available() {
+        assert!(std::env::var_os("CI").is_none(), "coturn is required in CI");
+        eprintln!("SKIPPED: turnserver not installed");
+        return;
+    }
+    let turn = common::Coturn::start().await;
+    let port = free_port();
+    let _server = serve(port);
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(BIN)
+            .args([
+                "--headless",
+                "--duration",
+                "3s",
+                "--ice-transport-policy",
+                "relay",
+                "--ice-server",
+                &format!("turn:test:wrong@127.0.0.1:{}", turn.port),
+                &format!("ws://127.0.0.1:{port}/cam/ws"),
+            ])
+            .output()
+            .expect("run")
+    })
+    .await
+    .expect("join");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let warning = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Stamped>(l).ok())
+        .find_map(|e| match e.event {
+            Event::Warning {
+                source: rtcscope::event::ErrorSource::Stack,
+                message,
+            } if message.contains("TURN allocation failed") => Some(message),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no stack warning in:\n{text}"));
+    assert!(warning.contains("401"), "{warning}");
+    assert!(!text.contains("wrong\""), "the credential is not shown");
+    // Relay only and no relay candidate: never connected, answer received → exit 4.
+    assert_eq!(out.status.code(), Some(4));
 }

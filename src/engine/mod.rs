@@ -9,6 +9,8 @@
 //! with it and can never be confused with the next attempt's.
 
 pub mod keyframe;
+pub mod stack_log;
+pub mod whep;
 pub mod ws_client;
 
 use std::collections::HashMap;
@@ -41,6 +43,34 @@ pub enum EngineCommand {
     Restart,
     /// End the session cleanly (socket closed, peer connection closed), then emit `ended`.
     Stop,
+    /// Restart ICE within the current attempt (WHEP: a PATCH with new credentials).
+    IceRestart,
+}
+
+/// Where and how to signal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignalingTarget {
+    /// The legacy WebSocket protocol at this `ws://`/`wss://` URL.
+    Ws(url::Url),
+    /// WHEP at this endpoint URL.
+    Whep(url::Url),
+    /// A page URL: WHEP if `whep` answers an OPTIONS request, otherwise the WebSocket protocol at `ws`.
+    Detect {
+        /// The WHEP endpoint derived from the page.
+        whep: url::Url,
+        /// The WebSocket URL derived from the page.
+        ws: url::Url,
+    },
+}
+
+impl SignalingTarget {
+    /// The URL shown as the session's target.
+    pub fn display_url(&self) -> &url::Url {
+        match self {
+            SignalingTarget::Ws(u) | SignalingTarget::Whep(u) => u,
+            SignalingTarget::Detect { whep, .. } => whep,
+        }
+    }
 }
 
 /// The consumer's side of a running engine.
@@ -55,8 +85,10 @@ pub struct EngineHandle {
 /// Everything the engine needs to run a viewer session.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// The WebSocket URL to dial (may carry userinfo, sent as HTTP Basic).
-    pub url: url::Url,
+    /// Where to signal (URLs may carry userinfo, sent as HTTP Basic).
+    pub target: SignalingTarget,
+    /// `Authorization: Bearer` token for WHEP.
+    pub bearer: Option<String>,
     /// Extra HTTP headers on the upgrade request.
     pub headers: Vec<(String, String)>,
     /// Accept certificates that do not verify.
@@ -75,6 +107,9 @@ pub struct EngineConfig {
     pub policy: Policy,
     /// How often stats are polled.
     pub stats_interval: Duration,
+    /// Report the WebRTC stack's logged warnings as `warning` events (only when this process runs a
+    /// single viewer: the log does not say which peer connection a record is about).
+    pub stack_warnings: bool,
 }
 
 /// The engine. See the module docs.
@@ -103,6 +138,11 @@ struct TrackPrev {
 
 /// What one attempt owns.
 struct Attempt {
+    whep: Option<whep::WhepState>,
+    http_tx: mpsc::UnboundedSender<whep::HttpDone>,
+    http_rx: Option<mpsc::UnboundedReceiver<whep::HttpDone>>,
+    /// Background requests of the attempt, aborted when it ends.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
     ws: Option<WsConnection>,
     ws_rx: Option<mpsc::Receiver<Incoming>>,
     connect_rx: Option<tokio::sync::oneshot::Receiver<ConnectResult>>,
@@ -121,11 +161,18 @@ struct Attempt {
     dtls_state: String,
     transport_reported: bool,
     tracks: HashMap<u32, TrackPrev>,
+    /// Stack warnings seen in this attempt (digits removed), with their counts.
+    stack_seen: HashMap<String, u32>,
 }
 
 impl Attempt {
     fn new() -> Self {
+        let (http_tx, http_rx) = mpsc::unbounded_channel();
         Self {
+            whep: None,
+            http_tx,
+            http_rx: Some(http_rx),
+            tasks: Vec::new(),
             ws: None,
             ws_rx: None,
             connect_rx: None,
@@ -142,12 +189,25 @@ impl Attempt {
             dtls_state: String::new(),
             transport_reported: false,
             tracks: HashMap::new(),
+            stack_seen: HashMap::new(),
         }
     }
 }
 
 struct Driver {
     cfg: EngineConfig,
+    /// The protocol in use (resolved from [`SignalingTarget::Detect`] at the start).
+    protocol: Protocol,
+    /// The URL signaled to (WebSocket URL or WHEP endpoint).
+    url: url::Url,
+    http_client: Option<whep::HttpClient>,
+    http_seq: u32,
+    /// ICE servers a WHEP server sent only with its 201, used from the next attempt on.
+    late_ice_servers: Vec<IceServerSpec>,
+    /// How this session's peer connections are built (set at the first build).
+    viewer_config: Option<ViewerConfig>,
+    /// An informational line to emit right after `session_started` (protocol detection).
+    pending_info: Option<String>,
     tx: mpsc::Sender<Stamped>,
     start: Instant,
     seq: u64,
@@ -160,6 +220,8 @@ struct Driver {
 /// What woke the driver loop.
 enum Wake {
     Command(Option<EngineCommand>),
+    Http(whep::HttpDone),
+    Stack(String),
     Connected(Option<ConnectResult>),
     Frame(Incoming),
     Peer(PeerEvent),
@@ -214,7 +276,22 @@ fn mid_and_ufrag(sdp: &str) -> (Option<String>, Option<String>) {
 impl Driver {
     fn new(cfg: EngineConfig, tx: mpsc::Sender<Stamped>) -> Self {
         let session = Session::new(cfg.policy);
+        let (protocol, url) = match &cfg.target {
+            SignalingTarget::Ws(u) => (Protocol::Ws, u.clone()),
+            SignalingTarget::Whep(u) | SignalingTarget::Detect { whep: u, .. } => {
+                (Protocol::Whep, u.clone())
+            }
+        };
+        let http_client =
+            whep::HttpClient::new(&url, cfg.insecure, cfg.bearer.as_deref(), &cfg.headers).ok();
         Self {
+            protocol,
+            url,
+            http_client,
+            http_seq: 0,
+            late_ice_servers: Vec::new(),
+            viewer_config: None,
+            pending_info: None,
             cfg,
             tx,
             start: Instant::now(),
@@ -255,14 +332,21 @@ impl Driver {
     async fn input(&mut self, input: Input) {
         let now = self.now();
         self.session.handle(input, now);
-        self.run_actions().await;
+        // Boxed: an action (ICE restart) can feed the session another input.
+        Box::pin(self.run_actions()).await;
     }
 
     async fn run(mut self, mut commands: mpsc::Receiver<EngineCommand>) {
         let wall = SystemTime::now();
+        if let SignalingTarget::Detect { whep, ws } = self.cfg.target.clone() {
+            let (protocol, url, why) = self.detect(&whep, &ws).await;
+            self.protocol = protocol;
+            self.url = url;
+            self.pending_info = Some(why);
+        }
         self.emit(Event::SessionStarted {
-            target: ice_server::mask_url(self.cfg.url.as_str()),
-            protocol: Protocol::Ws,
+            target: ice_server::mask_url(self.url.as_str()),
+            protocol: self.protocol,
             wall_clock: humantime::format_rfc3339_millis(wall).to_string(),
             unix_ms: wall
                 .duration_since(UNIX_EPOCH)
@@ -272,9 +356,17 @@ impl Driver {
             schema_version: crate::event::SCHEMA_VERSION,
         })
         .await;
+        if let Some(message) = self.pending_info.take() {
+            self.emit(Event::Info {
+                source: ErrorSource::Signaling,
+                message,
+            })
+            .await;
+        }
         let now = self.now();
         self.session.start(now);
         self.run_actions().await;
+        let mut stack_rx = self.cfg.stack_warnings.then(stack_log::subscribe);
         let mut stats_tick = tokio::time::interval(self.cfg.stats_interval);
         stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut commands_open = true;
@@ -293,10 +385,16 @@ impl Driver {
             let mut no_connect: Option<tokio::sync::oneshot::Receiver<ConnectResult>> = None;
             let mut no_ws: Option<mpsc::Receiver<Incoming>> = None;
             let mut no_peer: Option<mpsc::UnboundedReceiver<PeerEvent>> = None;
+            let mut no_http: Option<mpsc::UnboundedReceiver<whep::HttpDone>> = None;
             let wake = {
-                let (connect_rx, ws_rx, peer_rx) = match self.attempt.as_mut() {
-                    Some(a) => (&mut a.connect_rx, &mut a.ws_rx, &mut a.peer_rx),
-                    None => (&mut no_connect, &mut no_ws, &mut no_peer),
+                let (connect_rx, ws_rx, peer_rx, http_rx) = match self.attempt.as_mut() {
+                    Some(a) => (
+                        &mut a.connect_rx,
+                        &mut a.ws_rx,
+                        &mut a.peer_rx,
+                        &mut a.http_rx,
+                    ),
+                    None => (&mut no_connect, &mut no_ws, &mut no_peer, &mut no_http),
                 };
                 tokio::select! {
                     biased;
@@ -304,6 +402,8 @@ impl Driver {
                     res = oneshot_opt(connect_rx) => Wake::Connected(res),
                     Some(frame) = recv_opt(ws_rx) => Wake::Frame(frame),
                     Some(ev) = recv_opt_unbounded(peer_rx) => Wake::Peer(ev),
+                    Some(done) = recv_opt_unbounded(http_rx) => Wake::Http(done),
+                    Some(line) = recv_opt_unbounded(&mut stack_rx) => Wake::Stack(line),
                     _ = sleep => Wake::Timer,
                     _ = stats_tick.tick() => Wake::Stats,
                 }
@@ -313,21 +413,90 @@ impl Driver {
                 Wake::Connected(res) => self.on_connected(res).await,
                 Wake::Frame(frame) => self.on_incoming(frame).await,
                 Wake::Peer(ev) => self.on_peer(ev).await,
+                Wake::Http(done) => self.on_http(done).await,
                 Wake::Timer => {
                     let now = self.now();
                     self.session.handle_timeout(now);
                     self.run_actions().await;
                 }
                 Wake::Stats => self.poll_stats().await,
+                Wake::Stack(line) => self.on_stack_log(line).await,
             }
         }
         // The stream ends when the sender is dropped (after `ended`).
+    }
+
+    /// Pick the protocol for a page URL: WHEP when its endpoint answers OPTIONS with 2xx or an auth
+    /// challenge, the WebSocket protocol otherwise.
+    async fn detect(
+        &mut self,
+        whep_url: &url::Url,
+        ws_url: &url::Url,
+    ) -> (Protocol, url::Url, String) {
+        let Some(client) = self.http_client.clone() else {
+            return (
+                Protocol::Ws,
+                ws_url.clone(),
+                "no HTTP client: using the WebSocket protocol".into(),
+            );
+        };
+        let (_, fut) = client.request_detached("OPTIONS", whep_url);
+        match tokio::time::timeout(Duration::from_secs(5), fut).await {
+            Ok(Ok(status)) if (200..300).contains(&status) || status == 401 || status == 403 => (
+                Protocol::Whep,
+                whep_url.clone(),
+                format!(
+                    "protocol: WHEP (OPTIONS {} answered HTTP {status})",
+                    ice_server::mask_url(whep_url.as_str())
+                ),
+            ),
+            Ok(Ok(status)) => (
+                Protocol::Ws,
+                ws_url.clone(),
+                format!(
+                    "protocol: the legacy WebSocket reader (OPTIONS {} answered HTTP {status}, no WHEP endpoint; use --protocol whep to force it)",
+                    ice_server::mask_url(whep_url.as_str())
+                ),
+            ),
+            Ok(Err(e)) => (
+                Protocol::Ws,
+                ws_url.clone(),
+                format!("protocol: the legacy WebSocket reader (WHEP probe failed: {e})"),
+            ),
+            Err(_) => (
+                Protocol::Ws,
+                ws_url.clone(),
+                "protocol: the legacy WebSocket reader (WHEP probe timed out after 5 s)".into(),
+            ),
+        }
+    }
+
+    /// A warning logged by the WebRTC stack: reported once per attempt per distinct text (a dead network
+    /// makes it log the same line for every packet).
+    async fn on_stack_log(&mut self, line: String) {
+        let Some(a) = self.attempt.as_mut() else {
+            return;
+        };
+        let key = line
+            .chars()
+            .filter(|c| !c.is_ascii_digit())
+            .collect::<String>();
+        let n = a.stack_seen.entry(key).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            self.emit(Event::Warning {
+                source: ErrorSource::Stack,
+                message: line,
+            })
+            .await;
+        }
     }
 
     async fn command(&mut self, cmd: Option<EngineCommand>, open: &mut bool) {
         match cmd {
             Some(EngineCommand::Restart) => self.input(Input::ManualRestart).await,
             Some(EngineCommand::Stop) => self.input(Input::Stop).await,
+            Some(EngineCommand::IceRestart) => self.input(Input::ManualIceRestart).await,
             None => {
                 // Every command sender is gone: nobody can stop us any more but the duration.
                 *open = false;
@@ -340,13 +509,18 @@ impl Driver {
             match action {
                 Action::StartAttempt(n) => self.start_attempt(n).await,
                 Action::EndAttempt => self.end_attempt().await,
-                Action::Emit(e) => self.emit(e).await,
+                Action::Emit(e) => self.emit(*e).await,
                 Action::Finish => {}
-                Action::IceRestart { reason } => {
-                    // The WebSocket protocol has no way to renegotiate: the session never asks for it
-                    // there (`ice_restart_on_failed` is off), so this is a stack-side restart only.
-                    tracing::debug!(%reason, "ICE restart requested");
-                }
+                Action::IceRestart { reason } => match self.protocol {
+                    Protocol::Whep => self.whep_ice_restart(reason).await,
+                    Protocol::Ws => {
+                        self.emit(Event::Warning {
+                            source: ErrorSource::Signaling,
+                            message: "the WebSocket protocol has no way to renegotiate ICE: press r for a full restart".into(),
+                        })
+                        .await;
+                    }
+                },
             }
         }
     }
@@ -354,12 +528,18 @@ impl Driver {
     async fn start_attempt(&mut self, n: u32) {
         self.emit(Event::AttemptStarted { attempt: n }).await;
         self.emit(Event::SignalingConnecting {
-            url: ice_server::mask_url(self.cfg.url.as_str()),
+            url: ice_server::mask_url(self.url.as_str()),
         })
         .await;
         let mut attempt = Attempt::new();
+        if self.protocol == Protocol::Whep {
+            self.attempt = Some(attempt);
+            let url = self.url.clone();
+            self.whep_start(url).await;
+            return;
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let url = self.cfg.url.clone();
+        let url = self.url.clone();
         let opts = ConnectOptions {
             headers: self.cfg.headers.clone(),
             insecure: self.cfg.insecure,
@@ -372,9 +552,15 @@ impl Driver {
     }
 
     async fn end_attempt(&mut self) {
+        if self.protocol == Protocol::Whep {
+            self.whep_delete().await;
+        }
         let Some(mut a) = self.attempt.take() else {
             return;
         };
+        for t in a.tasks.drain(..) {
+            t.abort();
+        }
         if let Some(t) = a.connect_task.take() {
             t.abort();
         }
@@ -512,14 +698,10 @@ impl Driver {
                 self.negotiate(list).await;
             }
             (SignalMessage::Answer { sdp }, Phase::AwaitingAnswer) => self.on_answer(sdp).await,
-            (SignalMessage::Candidate(c), p)
-                if matches!(
-                    p,
-                    Phase::AwaitingAnswer | Phase::Negotiating | Phase::Connected
-                ) =>
-            {
-                self.on_remote_candidate(c).await
-            }
+            (
+                SignalMessage::Candidate(c),
+                Phase::AwaitingAnswer | Phase::Negotiating | Phase::Connected,
+            ) => self.on_remote_candidate(c).await,
             (other, phase) => {
                 let what = match other {
                     SignalMessage::IceServers(_) => "an ICE-server list",
@@ -538,9 +720,9 @@ impl Driver {
         }
     }
 
-    /// ICE servers received: build the peer connection, create and send the offer.
+    /// ICE servers received over the WebSocket: build the peer connection, create and send the offer.
     async fn negotiate(&mut self, list: Vec<wsproto::IceServerEntry>) {
-        let mut specs: Vec<IceServerSpec> = list
+        let specs: Vec<IceServerSpec> = list
             .into_iter()
             .map(|e| IceServerSpec {
                 urls: e.urls,
@@ -549,6 +731,21 @@ impl Driver {
                 source: crate::event::IceServerSource::Signaling,
             })
             .collect();
+        let Some(sdp) = self.build_peer_and_offer(specs).await else {
+            return;
+        };
+        if self
+            .send(MessageKind::Offer, wsproto::offer_message(&sdp))
+            .await
+        {
+            self.input(Input::OfferSent).await;
+        }
+    }
+
+    /// Merge the server's ICE servers with the command line's, report them (and the unusable ones), build
+    /// the peer connection and create the offer. Errors are reported and restart the attempt (`None`).
+    async fn build_peer_and_offer(&mut self, server_specs: Vec<IceServerSpec>) -> Option<String> {
+        let mut specs = server_specs;
         specs.extend(self.cfg.ice_servers.iter().cloned());
         let mut skipped = Vec::new();
         let mut infos: Vec<IceServerInfo> = Vec::new();
@@ -558,7 +755,7 @@ impl Driver {
             for u in &spec.urls {
                 match ice_server::unsupported_reason(u) {
                     Some(reason) => skipped.push(SkippedIceServer {
-                        url: u.clone(),
+                        url: ice_server::mask_url(u),
                         reason,
                     }),
                     None => urls.push(u.clone()),
@@ -593,13 +790,14 @@ impl Driver {
             bind: self.cfg.bind.clone(),
             ice_timeouts: self.cfg.ice_timeouts,
         };
+        self.viewer_config = Some(cfg.clone());
         let (ptx, prx) = mpsc::unbounded_channel();
         let peer = match ViewerPeer::build(&cfg, ptx).await {
             Ok(p) => Arc::new(p),
             Err(e) => {
                 self.error(ErrorSource::Peer, e.to_string(), None).await;
                 self.input(Input::PeerError(e.to_string())).await;
-                return;
+                return None;
             }
         };
         if let Some(a) = self.attempt.as_mut() {
@@ -611,7 +809,7 @@ impl Driver {
             Err(e) => {
                 self.error(ErrorSource::Peer, e.to_string(), None).await;
                 self.input(Input::PeerError(e.to_string())).await;
-                return;
+                return None;
             }
         };
         let (mid, ufrag) = mid_and_ufrag(&sdp);
@@ -619,12 +817,7 @@ impl Driver {
             a.local_mid = mid;
             a.local_ufrag = ufrag;
         }
-        if self
-            .send(MessageKind::Offer, wsproto::offer_message(&sdp))
-            .await
-        {
-            self.input(Input::OfferSent).await;
-        }
+        Some(sdp)
     }
 
     /// Send a text frame and record it; on failure the socket is as good as closed.
@@ -747,6 +940,10 @@ impl Driver {
         match ev {
             PeerEvent::LocalCandidate(candidate, line) => {
                 self.emit(Event::LocalCandidate { candidate }).await;
+                if self.protocol == Protocol::Whep {
+                    self.whep_local_candidate(Some(line)).await;
+                    return;
+                }
                 let (mid, ufrag) = self
                     .attempt
                     .as_ref()
@@ -761,7 +958,12 @@ impl Driver {
                 self.send(MessageKind::Candidate, wsproto::candidate_message(&msg))
                     .await;
             }
-            PeerEvent::GatheringComplete => self.emit(Event::LocalGatheringComplete).await,
+            PeerEvent::GatheringComplete => {
+                self.emit(Event::LocalGatheringComplete).await;
+                if self.protocol == Protocol::Whep {
+                    self.whep_local_candidate(None).await;
+                }
+            }
             PeerEvent::State(kind, state) => {
                 self.emit(Event::StateChanged {
                     kind,

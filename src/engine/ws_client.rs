@@ -94,10 +94,10 @@ pub async fn connect(
             http_status: None,
             body: None,
         })?;
-    if let Some(auth) = auth {
-        if let Ok(v) = HeaderValue::from_str(&format!("Basic {auth}")) {
-            request.headers_mut().insert("authorization", v);
-        }
+    if let Some(auth) = auth
+        && let Ok(v) = HeaderValue::from_str(&format!("Basic {auth}"))
+    {
+        request.headers_mut().insert("authorization", v);
     }
     for (name, value) in &opts.headers {
         let (Ok(n), Ok(v)) = (
@@ -188,7 +188,8 @@ impl WsConnection {
     }
 }
 
-fn percent_decode(s: &str) -> String {
+/// Percent-decode URL userinfo.
+pub(crate) fn percent_decode(s: &str) -> String {
     url::form_urlencoded::parse(format!("x={s}").as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())

@@ -402,7 +402,6 @@ impl ViewerPeer {
                 urls: s.urls.clone(),
                 username: s.username.clone().unwrap_or_default(),
                 credential: s.credential.clone().unwrap_or_default(),
-                ..Default::default()
             })
             .collect();
         let config = RTCConfigurationBuilder::new()
@@ -468,6 +467,41 @@ impl ViewerPeer {
             .await
             .map_err(|e| AdapterError::Sdp(format!("set local offer: {e}")))?;
         Ok(sdp)
+    }
+
+    /// The current local description's SDP (with the candidates gathered so far).
+    pub async fn local_description(&self) -> Option<String> {
+        self.pc.local_description().await.map(|d| d.sdp)
+    }
+
+    /// Start an ICE restart: new credentials, a new offer set locally; returns its SDP.
+    pub async fn restart_ice_offer(&self) -> Result<String, AdapterError> {
+        self.pc
+            .restart_ice()
+            .await
+            .map_err(|e| AdapterError::Sdp(format!("ICE restart: {e}")))?;
+        self.create_offer().await
+    }
+
+    /// Answer a server's offer (a WHEP 406 counter-offer) on this fresh peer connection; returns the answer SDP.
+    pub async fn answer_offer(&self, sdp: &str) -> Result<String, AdapterError> {
+        let offer = RTCSessionDescription::offer(sdp.to_owned())
+            .map_err(|e| AdapterError::Sdp(format!("counter-offer does not parse: {e}")))?;
+        self.pc
+            .set_remote_description(offer)
+            .await
+            .map_err(|e| AdapterError::Sdp(format!("counter-offer rejected: {e}")))?;
+        let answer = self
+            .pc
+            .create_answer(None)
+            .await
+            .map_err(|e| AdapterError::Sdp(format!("create answer: {e}")))?;
+        let out = answer.sdp.clone();
+        self.pc
+            .set_local_description(answer)
+            .await
+            .map_err(|e| AdapterError::Sdp(format!("set local answer: {e}")))?;
+        Ok(out)
     }
 
     /// Apply the server's answer.

@@ -1,0 +1,92 @@
+//! WebRTC-stack warnings as events. webrtc-rs reports some failures only in its log (a TURN allocation
+//! refused, a STUN server that does not resolve, a socket that cannot be bound): a `tracing` layer picks
+//! the WARN/ERROR records of the `webrtc*`/`rtc*` targets and hands them to the engines that subscribed.
+//!
+//! The log is process-wide and does not say which peer connection a record is about, so only a process
+//! with a single viewer should subscribe (the plain viewer does; `demo`, which also runs a sender, does not).
+
+use std::sync::{Mutex, OnceLock};
+
+use tokio::sync::mpsc;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_log::NormalizeEvent;
+use tracing_subscriber::layer::Context;
+
+fn sinks() -> &'static Mutex<Vec<mpsc::UnboundedSender<String>>> {
+    static SINKS: OnceLock<Mutex<Vec<mpsc::UnboundedSender<String>>>> = OnceLock::new();
+    SINKS.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// Receive the stack's warnings from now on (nothing arrives unless [`StackLogLayer`] is installed).
+pub fn subscribe() -> mpsc::UnboundedReceiver<String> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    if let Ok(mut s) = sinks().lock() {
+        s.push(tx);
+    }
+    rx
+}
+
+/// True for a log target of the WebRTC stack.
+pub fn is_stack_target(target: &str) -> bool {
+    ["webrtc", "rtc"].iter().any(|p| {
+        target == *p
+            || target.starts_with(&format!("{p}::"))
+            || target.starts_with(&format!("{p}_"))
+    })
+}
+
+/// The `tracing` layer forwarding WARN and ERROR records of the WebRTC stack to subscribers.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StackLogLayer;
+
+struct MessageVisitor(String);
+
+impl Visit for MessageVisitor {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.0 = value.to_owned();
+        }
+    }
+}
+
+impl<S: Subscriber> tracing_subscriber::Layer<S> for StackLogLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        if *meta.level() > Level::WARN || !is_stack_target(meta.target()) {
+            return;
+        }
+        let mut v = MessageVisitor(String::new());
+        event.record(&mut v);
+        if v.0.is_empty() {
+            return;
+        }
+        let module = meta.target().rsplit("::").next().unwrap_or(meta.target());
+        let line = format!("{} {module}: {}", meta.level(), v.0);
+        if let Ok(mut s) = sinks().lock() {
+            s.retain(|tx| tx.send(line.clone()).is_ok());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_targets() {
+        assert!(is_stack_target(
+            "webrtc::peer_connection::transport::turn_relayer"
+        ));
+        assert!(is_stack_target("rtc_ice::agent"));
+        assert!(is_stack_target("rtc"));
+        assert!(!is_stack_target("rtcscope::engine"));
+        assert!(!is_stack_target("tokio"));
+    }
+}
