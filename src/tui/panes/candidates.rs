@@ -145,10 +145,14 @@ pub fn lines(a: &Attempt, t: &Theme) -> Vec<Line<'static>> {
                 }
             }
             for s in &ice.skipped {
-                out.push(Line::from(vec![
-                    span(format!("  ✗ SKIPPED {}", cell(&s.url, 60)), t.bad),
-                    span(format!(" — {}", cell(&s.reason, 100)), t.warn),
-                ]));
+                out.push(Line::from(span(
+                    format!("  ✗ SKIPPED {}", cell(&s.url, 80)),
+                    t.bad,
+                )));
+                out.push(Line::from(span(
+                    format!("      {}", cell(&s.reason, 120)),
+                    t.warn,
+                )));
             }
         }
     }

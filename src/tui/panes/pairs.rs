@@ -120,7 +120,8 @@ pub fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
         head.push_str(&format!(" {} {}", pad("REQ/RESP", 10), "BYTES ↑/↓"));
     }
     lines.push(Line::from(span(head, t.header)));
-    let rows_room = usize::from(inner.height).saturating_sub(lines.len() + 1);
+    let per_row = if wide { 1 } else { 2 };
+    let rows_room = usize::from(inner.height).saturating_sub(lines.len() + 1) / per_row;
     let order = ordered(&a.pairs, sel.map(|s| s.pair.id.as_str()));
     let sel_row = ctx
         .state
@@ -164,6 +165,19 @@ pub fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
             line = line.style(if ctx.focused { t.selection } else { t.header });
         }
         lines.push(line);
+        if !wide {
+            // No room for the counters' columns: a second line.
+            lines.push(Line::from(span(
+                format!(
+                    "    req {} / resp {} · {} ↑ {} ↓",
+                    p.requests_sent,
+                    p.responses_received,
+                    bytes(p.bytes_sent),
+                    bytes(p.bytes_received)
+                ),
+                t.dim,
+            )));
+        }
     }
     if order.is_empty() && sel.is_some() {
         lines.push(Line::from(span("  (checklist not reported yet)", t.dim)));
