@@ -370,3 +370,11 @@ fn failed_signaling_marks_the_first_step() {
     assert!(t.contains("ws ✗failed"), "{t}");
     assert!(t.contains("failed: connection refused"), "{t}");
 }
+
+#[test]
+fn bitrate_chart_covers_minutes_of_history() {
+    let app = App::with_events(Theme::new(true), &testing::happy_session(400));
+    let (_, t) = pane(&app, Pane::Tracks, 80, 12);
+    assert!(t.contains("(1 column = 6 s)"), "{t}");
+    assert!(t.contains("bitrate, last 7m 48s"), "{t}");
+}

@@ -39,6 +39,30 @@ pub fn per_second(history: impl Iterator<Item = (f64, f64)>, now_ms: f64, n: usi
     out
 }
 
+/// Seconds per chart column: 1 while the history fits, then enough for the chart to cover the
+/// history (at least the last 5 minutes once there is that much; at most the 15 kept).
+pub fn seconds_per_column(history_span_s: f64, cols: usize) -> usize {
+    if cols == 0 || !history_span_s.is_finite() {
+        return 1;
+    }
+    let want = history_span_s.min(crate::model::BITRATE_HISTORY_CAP as f64);
+    ((want / cols as f64).ceil() as usize).max(1)
+}
+
+/// [`per_second`] over `cols * k` seconds, averaged `k` seconds per column.
+pub fn per_column(
+    history: impl Iterator<Item = (f64, f64)>,
+    now_ms: f64,
+    cols: usize,
+    k: usize,
+) -> Vec<u64> {
+    let k = k.max(1);
+    per_second(history, now_ms, cols * k)
+        .chunks(k)
+        .map(|c| c.iter().sum::<u64>() / c.len().max(1) as u64)
+        .collect()
+}
+
 fn track_header(ctx: &Ctx, tr: &Track) -> Vec<Line<'static>> {
     let t = ctx.theme;
     let live = tr.attempt == ctx.model.attempt_number();
@@ -167,11 +191,17 @@ pub fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
             continue;
         }
         let cols = usize::from(area.width);
-        let data = per_second(tr.history.iter().copied(), ctx.now_ms, cols);
+        let span_s = tr
+            .history
+            .iter()
+            .next()
+            .map_or(0.0, |first| (ctx.now_ms - first.0).max(0.0) / 1000.0);
+        let k = seconds_per_column(span_s, cols);
+        let data = per_column(tr.history.iter().copied(), ctx.now_ms, cols, k);
         let max = data.iter().copied().max().unwrap_or(0);
         let label = format!(
-            "bitrate, last {} (1 column = 1 s), peak {}",
-            dur_ms(cols as f64 * 1000.0),
+            "bitrate, last {} (1 column = {k} s), peak {}",
+            dur_ms((cols * k) as f64 * 1000.0),
             bitrate(max as f64)
         );
         Paragraph::new(Line::from(span(label, t.dim)))
@@ -190,6 +220,16 @@ pub fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn columns_cover_the_history() {
+        assert_eq!(seconds_per_column(30.0, 78), 1);
+        assert_eq!(seconds_per_column(300.0, 78), 4);
+        assert_eq!(seconds_per_column(5000.0, 78), 12);
+        assert_eq!(seconds_per_column(10.0, 0), 1);
+        let h = (0..8).map(|i| (f64::from(i) * 1000.0 + 10.0, f64::from(i)));
+        assert_eq!(per_column(h, 7_500.0, 4, 2), vec![0, 2, 4, 6]);
+    }
 
     #[test]
     fn per_second_buckets_hold_then_drop() {
