@@ -14,8 +14,40 @@ use crate::tui::format::{at_ms, bytes};
 use crate::tui::theme::Theme;
 use crate::tui::view::{Ctx, cell, pad, pane_block, span, window_start};
 
+/// The request or status line of an HTTP exchange entry (WHEP), if `text` is one.
+pub fn http_first_line(text: &str) -> Option<&str> {
+    let first = text.split('\n').next()?;
+    let mut words = first.split(' ');
+    let w = words.next()?;
+    let is_method = matches!(w, "GET" | "POST" | "PATCH" | "DELETE" | "OPTIONS" | "PUT");
+    let is_status = w.len() == 3 && w.bytes().all(|b| b.is_ascii_digit());
+    (is_method || is_status).then_some(first)
+}
+
 /// A one-line preview of a message (raw; sanitise before display).
 pub fn preview(e: &SignalEntry) -> String {
+    let http = http_first_line(&e.text);
+    let sdp_preview = |p: String| match http {
+        Some(h) => format!("{h} · {p}"),
+        None => p,
+    };
+    if let Some(h) = http
+        && !matches!(
+            e.kind,
+            SignalKind::Message(MessageKind::Offer | MessageKind::Answer)
+        )
+    {
+        let headers = e
+            .text
+            .split("\n\n")
+            .next()
+            .map_or(0, |h| h.lines().count() - 1);
+        return if headers > 0 {
+            format!("{h} (+{headers} headers)")
+        } else {
+            h.to_string()
+        };
+    }
     match e.kind {
         SignalKind::Message(MessageKind::Offer | MessageKind::Answer) => {
             match sdp::sdp_from_message(&e.text) {
@@ -43,7 +75,7 @@ pub fn preview(e: &SignalEntry) -> String {
                             )
                         })
                         .collect();
-                    format!("SDP {}", parts.join(" · "))
+                    sdp_preview(format!("SDP {}", parts.join(" · ")))
                 }
                 None => e.text.clone(),
             }
@@ -140,4 +172,45 @@ pub fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
         }
     }
     Paragraph::new(lines).render(inner, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(kind: MessageKind, text: &str) -> SignalEntry {
+        SignalEntry {
+            seq: 0,
+            t_ms: 0.0,
+            attempt: 1,
+            dir: Some(Direction::Out),
+            kind: SignalKind::Message(kind),
+            size: text.len(),
+            text: text.into(),
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn http_entries_preview_their_first_line() {
+        let e = entry(
+            MessageKind::Empty,
+            "OPTIONS http://h/cam/whep\nAccept: */*\nOrigin: x",
+        );
+        assert_eq!(preview(&e), "OPTIONS http://h/cam/whep (+2 headers)");
+        let e = entry(
+            MessageKind::Answer,
+            "201 Created (POST, 12 ms)\nLocation: /x\n\nv=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\na=sendonly\r\n",
+        );
+        assert_eq!(
+            preview(&e),
+            "201 Created (POST, 12 ms) · SDP video sendonly VP8"
+        );
+        let e = entry(
+            MessageKind::Candidate,
+            r#"{"candidate":"candidate:1 1 udp 5 1.2.3.4 9 typ host"}"#,
+        );
+        assert_eq!(preview(&e), "1 1 udp 5 1.2.3.4 9 typ host");
+        assert_eq!(http_first_line("{\"type\":\"offer\"}"), None);
+    }
 }
