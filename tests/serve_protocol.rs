@@ -34,6 +34,7 @@ fn opts(codec: VideoCodec, bitrate: u64) -> SenderOptions {
         keyframe_interval: Duration::from_millis(500),
         ice_servers: vec![],
         bind: vec![],
+        no_rtx: false,
     }
 }
 
@@ -445,6 +446,10 @@ async fn vp8_media_arrives_at_the_target_bitrate() {
     let target = 1_000_000;
     let (h, v, answer) = end_to_end(VideoCodec::Vp8, target).await;
     assert!(answer.contains("VP8/90000"), "{answer}");
+    assert!(
+        !rtx_apts(&answer).is_empty(),
+        "media flows with RTX negotiated: {answer}"
+    );
     let rx = &v.received;
     let rate = received_rate(rx, Duration::from_millis(500), Duration::from_millis(3500)).await;
     let sent = h.sent();
@@ -489,6 +494,10 @@ async fn h264_media_arrives_with_idr_and_parameter_sets() {
     let target = 600_000;
     let (h, v, answer) = end_to_end(VideoCodec::H264, target).await;
     assert!(answer.contains("H264/90000"), "{answer}");
+    assert!(
+        !rtx_apts(&answer).is_empty(),
+        "media flows with RTX negotiated: {answer}"
+    );
     assert!(
         !answer.contains("VP8"),
         "only the configured codec is answered: {answer}"
@@ -594,6 +603,76 @@ async fn an_offer_without_the_codec_is_answered_with_a_rejected_m_line() {
     v.pc.close().await.unwrap();
     drop(ws);
     timeout(STEP, h.shutdown()).await.unwrap();
+}
+
+/// The RTX payload types of an answer's video m-line, with the payload type each repairs (`apt`).
+fn rtx_apts(sdp: &str) -> Vec<(String, String)> {
+    let rtx_pts: Vec<&str> = sdp
+        .lines()
+        .filter_map(|l| l.strip_prefix("a=rtpmap:"))
+        .filter(|r| r.to_ascii_lowercase().contains(" rtx/90000"))
+        .filter_map(|r| r.split_whitespace().next())
+        .collect();
+    rtx_pts
+        .iter()
+        .filter_map(|pt| {
+            let prefix = format!("a=fmtp:{pt} apt=");
+            sdp.lines()
+                .find_map(|l| l.trim_end().strip_prefix(prefix.as_str()))
+                .map(|apt| ((*pt).to_owned(), apt.to_owned()))
+        })
+        .collect()
+}
+
+/// The payload types of a codec in an SDP (`a=rtpmap:<pt> <name>/…`).
+fn pts_of(sdp: &str, name: &str) -> Vec<String> {
+    sdp.lines()
+        .filter_map(|l| l.strip_prefix("a=rtpmap:"))
+        .filter(|r| r.contains(&format!(" {name}/")))
+        .filter_map(|r| r.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_answer_negotiates_rtx_by_default_and_not_with_no_rtx() {
+    for (codec, name) in [(VideoCodec::Vp8, "VP8"), (VideoCodec::H264, "H264")] {
+        for no_rtx in [false, true] {
+            let mut o = opts(codec, 500_000);
+            o.no_rtx = no_rtx;
+            let h = start(o).await;
+            let mut ws = connect(&h.ws_url("cam")).await;
+            let _ = next_text(&mut ws).await;
+            let v = viewer::Viewer::new().await;
+            send_offer(&mut ws, &v).await;
+            let answer: Value = serde_json::from_str(&next_text(&mut ws).await).unwrap();
+            let sdp = answer["sdp"].as_str().unwrap();
+            let media_pts = pts_of(sdp, name);
+            assert!(!media_pts.is_empty(), "{name} answered: {sdp}");
+            let rtx = rtx_apts(sdp);
+            if no_rtx {
+                assert!(rtx.is_empty(), "--no-rtx: no RTX in the answer: {sdp}");
+                assert!(!sdp.contains("ssrc-group:FID"), "{sdp}");
+            } else {
+                assert!(!rtx.is_empty(), "RTX negotiated by default: {sdp}");
+                for (_, apt) in &rtx {
+                    assert!(media_pts.contains(apt), "apt={apt} repairs {name}: {sdp}");
+                }
+                for pt in &media_pts {
+                    assert!(
+                        rtx.iter().any(|(_, apt)| apt == pt),
+                        "every {name} payload type has its RTX: {sdp}"
+                    );
+                }
+                assert!(
+                    sdp.contains("a=ssrc-group:FID "),
+                    "the RTX SSRC is announced: {sdp}"
+                );
+            }
+            v.pc.close().await.unwrap();
+            drop(ws);
+            timeout(STEP, h.shutdown()).await.unwrap();
+        }
+    }
 }
 
 /// The start of the VP8 frame in a packet that begins one (S bit, partition 0): the RFC 7741 payload
@@ -809,4 +888,207 @@ async fn a_bind_address_that_is_not_local_fails_at_start() {
         .err()
         .expect("must fail");
     assert!(err.to_string().contains("192.0.2.1"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Retransmission under loss: a lossy UDP relay on 127.0.0.1 between the test viewer and serve.
+
+/// What the relay saw of serve's RTP (server → viewer), by SSRC: (payload type, sequence number) per packet.
+#[derive(Default)]
+struct Seen {
+    rtp: std::collections::BTreeMap<u32, Vec<(u8, u16)>>,
+    dropped: u64,
+}
+
+/// A relay that forwards every datagram between the viewer and serve's candidate `server`, dropping the
+/// first copy of one media packet in ten from serve (never a retransmission, so repair can succeed).
+async fn lossy_relay(
+    server: SocketAddr,
+) -> (SocketAddr, Arc<Mutex<Seen>>, tokio::task::JoinHandle<()>) {
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let seen2 = Arc::clone(&seen);
+    let task = tokio::spawn(async move {
+        let mut viewer: Option<SocketAddr> = None;
+        let mut buf = vec![0u8; 2048];
+        let mut first_copies = std::collections::HashSet::new();
+        let mut media_ssrc: Option<u32> = None;
+        loop {
+            let Ok((n, from)) = sock.recv_from(&mut buf).await else {
+                return;
+            };
+            let pkt = &buf[..n];
+            if from != server {
+                viewer = Some(from);
+                let _ = sock.send_to(pkt, server).await;
+                continue;
+            }
+            let Some(to) = viewer else { continue };
+            // RTP (RFC 7983: first byte 128..=191; RTCP has a second byte of 192..=223).
+            if n >= 12 && (128..=191).contains(&pkt[0]) && !(192..=223).contains(&pkt[1]) {
+                let pt = pkt[1] & 0x7f;
+                let seq = u16::from_be_bytes([pkt[2], pkt[3]]);
+                let ssrc = u32::from_be_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]);
+                let mut s = seen2.lock().await;
+                s.rtp.entry(ssrc).or_default().push((pt, seq));
+                // The media SSRC is the first one seen (retransmissions only follow losses).
+                let media = *media_ssrc.get_or_insert(ssrc);
+                if ssrc == media && seq.is_multiple_of(10) && first_copies.insert(seq) {
+                    s.dropped += 1;
+                    continue;
+                }
+            }
+            let _ = sock.send_to(pkt, to).await;
+        }
+    });
+    (addr, seen, task)
+}
+
+/// Negotiate through the relay: serve's candidates are rewritten to the relay's address and the viewer's
+/// are not given to serve (it learns the relay as a peer-reflexive candidate). Returns the answer, the
+/// relay's record and its task, once 3 s of media have flowed.
+async fn stream_through_lossy_relay(
+    h: &ServeHandle,
+) -> (
+    String,
+    Arc<Mutex<Seen>>,
+    tokio::task::JoinHandle<()>,
+    viewer::Viewer,
+) {
+    let mut ws = connect(&h.ws_url("cam")).await;
+    let _ = next_text(&mut ws).await;
+    let mut v = viewer::Viewer::new().await;
+    let offer = rtcscope::proto::ws::strip_candidates(&v.offer().await);
+    ws.send(Message::text(rtcscope::proto::ws::offer_message(&offer)))
+        .await
+        .unwrap();
+    let answer: Value = serde_json::from_str(&next_text(&mut ws).await).unwrap();
+    let sdp = answer["sdp"].as_str().unwrap().to_owned();
+    v.apply_answer(sdp.clone()).await;
+    let mut relay = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        tokio::select! {
+            m = ws.next() => match m {
+                Some(Ok(Message::Text(t))) => {
+                    let mut c: Value = serde_json::from_str(t.as_str()).unwrap();
+                    let line = c["candidate"].as_str().unwrap().to_owned();
+                    let f: Vec<&str> = line.split(' ').collect();
+                    if relay.is_some() || f.get(2).is_none_or(|p| !p.eq_ignore_ascii_case("udp")) {
+                        continue;
+                    }
+                    let server: SocketAddr = format!("{}:{}", f[4], f[5]).parse().unwrap();
+                    let r = lossy_relay(server).await;
+                    let mut nf: Vec<String> = f.iter().map(|s| s.to_string()).collect();
+                    nf[5] = r.0.port().to_string();
+                    c["candidate"] = Value::String(nf.join(" "));
+                    v.add_candidate(&c).await;
+                    relay = Some(r);
+                }
+                Some(Ok(_)) => {}
+                other => panic!("socket ended during negotiation: {other:?}"),
+            },
+            e = v.events.recv() => match e {
+                Some(viewer::Ev::State(webrtc::peer_connection::RTCPeerConnectionState::Connected)) => break,
+                Some(viewer::Ev::State(webrtc::peer_connection::RTCPeerConnectionState::Failed)) => panic!("viewer PC failed"),
+                Some(_) => {}
+                None => panic!("viewer events ended"),
+            },
+            _ = tokio::time::sleep_until(deadline) => panic!("not connected within 10 s"),
+        }
+    }
+    let (_, seen, task) = relay.expect("a relay");
+    // Keep the socket (the shutdown channel) open while media flows.
+    let flow = async {
+        let until = tokio::time::Instant::now() + Duration::from_secs(3);
+        loop {
+            tokio::select! {
+                m = ws.next() => if let Some(Ok(Message::Close(_))) | None | Some(Err(_)) = m {
+                    panic!("socket closed while streaming")
+                },
+                _ = tokio::time::sleep_until(until) => break,
+            }
+        }
+    };
+    timeout(Duration::from_secs(5), flow).await.unwrap();
+    drop(ws);
+    (sdp, seen, task, v)
+}
+
+#[tokio::test]
+async fn retransmissions_go_on_the_rtx_ssrc_unless_no_rtx() {
+    for no_rtx in [false, true] {
+        let mut o = opts(VideoCodec::Vp8, 500_000);
+        o.no_rtx = no_rtx;
+        let h = start(o).await;
+        let (sdp, seen, task, v) = timeout(Duration::from_secs(20), stream_through_lossy_relay(&h))
+            .await
+            .expect("streaming through the relay timed out");
+        let received = v.received.packets.load(Ordering::Relaxed);
+        v.pc.close().await.unwrap();
+        task.abort();
+        timeout(STEP, h.shutdown()).await.unwrap();
+        let seen = seen.lock().await;
+        let vp8 = pts_of(&sdp, "VP8")[0].parse::<u8>().unwrap();
+        let summary: Vec<String> = seen
+            .rtp
+            .iter()
+            .map(|(ssrc, p)| {
+                format!(
+                    "ssrc {ssrc}: {} packets, pts {:?}",
+                    p.len(),
+                    p.iter()
+                        .map(|x| x.0)
+                        .collect::<std::collections::BTreeSet<_>>()
+                )
+            })
+            .collect();
+        eprintln!(
+            "no_rtx={no_rtx}: dropped {}, viewer got {received}; {summary:?}",
+            seen.dropped
+        );
+        assert!(seen.dropped >= 10, "the relay dropped media: {summary:?}");
+        // The media SSRC carries VP8 (its first packet is original media, never a retransmission).
+        let media = seen
+            .rtp
+            .iter()
+            .find(|(_, p)| p.first().is_some_and(|(pt, _)| *pt == vp8))
+            .map(|(s, _)| *s)
+            .expect("VP8 packets");
+        let media_pkts = &seen.rtp[&media];
+        assert!(media_pkts.iter().all(|(pt, _)| *pt == vp8), "{summary:?}");
+        let mut seqs = std::collections::HashSet::new();
+        let resent_on_media = media_pkts.iter().filter(|(_, s)| !seqs.insert(*s)).count();
+        if no_rtx {
+            assert_eq!(seen.rtp.len(), 1, "one SSRC only: {summary:?}");
+            assert!(
+                resent_on_media > 0,
+                "lost packets are resent on the media SSRC: {summary:?}"
+            );
+        } else {
+            let rtx: Vec<(String, String)> = rtx_apts(&sdp);
+            let rtx_pt = rtx
+                .iter()
+                .find(|(_, apt)| *apt == vp8.to_string())
+                .map(|(pt, _)| pt.parse::<u8>().unwrap())
+                .expect("RTX negotiated");
+            assert_eq!(
+                resent_on_media, 0,
+                "nothing resent on the media SSRC: {summary:?}"
+            );
+            let repair: Vec<_> = seen.rtp.iter().filter(|(s, _)| **s != media).collect();
+            assert_eq!(repair.len(), 1, "one RTX SSRC: {summary:?}");
+            let (rtx_ssrc, pkts) = repair[0];
+            assert!(pkts.iter().all(|(pt, _)| *pt == rtx_pt), "{summary:?}");
+            assert!(
+                pkts.len() as u64 >= seen.dropped / 2,
+                "losses repaired over RTX: {summary:?}"
+            );
+            assert!(
+                sdp.contains(&format!("a=ssrc-group:FID {media} {rtx_ssrc}")),
+                "the RTX SSRC is the one announced: {sdp}"
+            );
+        }
+    }
 }

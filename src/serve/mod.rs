@@ -297,6 +297,7 @@ fn sender_config(
         codec: opts.codec,
         ice_servers: usable,
         bind,
+        rtx: !opts.no_rtx,
     }
 }
 
@@ -506,6 +507,7 @@ mod tests {
             keyframe_interval: Duration::from_secs(2),
             ice_servers: vec!["turn:u:p@127.0.0.1:3478".into()],
             bind: vec![],
+            no_rtx: false,
         };
         let ice = parse_ice_servers(&opts).unwrap();
         let cfg = sender_config("127.0.0.1:8889".parse().unwrap(), &opts, &ice);
@@ -537,6 +539,7 @@ mod tests {
                 "turn:u:p@127.0.0.1:3478?transport=tcp".into(),
             ],
             bind: vec![],
+            no_rtx: false,
         };
         let ice = parse_ice_servers(&opts).unwrap();
         let cfg = sender_config("127.0.0.1:8889".parse().unwrap(), &opts, &ice);

@@ -11,7 +11,10 @@
 //! - a local track needs an explicit SSRC and codec, and samples are written with the *negotiated* payload
 //!   type, read from the sender's parameters after the answer is applied;
 //! - event-handler callbacks run on the connection's driver: they only forward into a channel;
-//! - the local track's RTCP queue is drained (the driver logs an error per packet it cannot queue).
+//! - the local track's RTCP queue is drained (the driver logs an error per packet it cannot queue);
+//! - RTX (RFC 4588) is negotiated like a browser or MediaMTX (pion) does: an `video/rtx` codec per video
+//!   payload type and an RTX SSRC on the track (`a=ssrc-group:FID`), so the NACK responder retransmits on
+//!   the RTX SSRC; without RTX ([`SenderConfig::rtx`] off) it resends the original packet on the media SSRC.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,11 +25,12 @@ use rtc::interceptor::Registry;
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_G722, MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_PCMA, MIME_TYPE_PCMU, MIME_TYPE_VP8,
+    MIME_TYPE_G722, MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_PCMA, MIME_TYPE_PCMU, MIME_TYPE_RTX,
+    MIME_TYPE_VP8,
 };
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
-    RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpEncodingParameters, RTCRtpRtxParameters, RtpCodecKind,
 };
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::TrackLocal;
@@ -79,6 +83,9 @@ pub struct SenderConfig {
     pub ice_servers: Vec<IceServerConfig>,
     /// Local addresses for host candidates (`127.0.0.1:0`, `0.0.0.0:0`, …).
     pub bind: Vec<SocketAddr>,
+    /// Offer RTX in the answer (one `video/rtx` payload type per video payload type) and retransmit on
+    /// an RTX SSRC; when off, retransmissions go on the media SSRC.
+    pub rtx: bool,
 }
 
 /// Peer-connection state, as the W3C names it.
@@ -223,11 +230,32 @@ fn track_codec(codec: VideoCodec) -> RTCRtpCodec {
     }
 }
 
+/// The video payload types of the sender: (fmtp, payload type, RTX payload type). The numbers are the
+/// ones browsers and webrtc-rs's viewer offer (VP8 96/97; H.264 42e01f 125/105, 42001f 102/103); the
+/// answer uses the viewer's numbers anyway.
+fn video_payload_types(codec: VideoCodec) -> Vec<(String, u8, u8)> {
+    match codec {
+        VideoCodec::Vp8 => vec![(String::new(), 96, 97)],
+        // Browsers offer both 42e01f and 42001f with packetization mode 1; accept either (same bitstream
+        // for what we send), preferring constrained baseline.
+        VideoCodec::H264 => vec![
+            (H264_FMTP.to_owned(), 125, 105),
+            (
+                "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f".to_owned(),
+                102,
+                103,
+            ),
+        ],
+    }
+}
+
 /// Media engine: the audio codecs a viewer may offer (answered without a track, so `inactive`), and only
-/// the configured video codec, so the answer never picks another one. No RTX: webrtc-rs 0.21.1 storms
-/// retransmissions under loss when RTX is negotiated (reference, "Retransmission storm"); plain NACK
-/// retransmission still works.
-fn media_engine(codec: VideoCodec) -> Result<MediaEngine, SenderError> {
+/// the configured video codec, so the answer never picks another one; with `rtx`, an RTX codec
+/// (`apt=<pt>`) for each video payload type, as MediaMTX (pion) and browsers register.
+///
+/// The viewer side of webrtc-rs 0.21.1 storms NACKs under loss when RTX is negotiated (README, "NACK/RTX
+/// retransmission storm"); negotiating RTX here is what exercises rtcscope's capped NACK generator.
+fn media_engine(codec: VideoCodec, rtx: bool) -> Result<MediaEngine, SenderError> {
     let mut me = MediaEngine::default();
     let audio = [
         (MIME_TYPE_OPUS, 48000, 2, "minptime=10;useinbandfec=1", 111),
@@ -251,19 +279,7 @@ fn media_engine(codec: VideoCodec) -> Result<MediaEngine, SenderError> {
         )
         .map_err(|e| SenderError::Build(e.to_string()))?;
     }
-    let video: Vec<(String, u8)> = match codec {
-        VideoCodec::Vp8 => vec![(String::new(), 96)],
-        // Browsers offer both 42e01f and 42001f with packetization mode 1; accept either (same bitstream
-        // for what we send), preferring constrained baseline.
-        VideoCodec::H264 => vec![
-            (H264_FMTP.to_owned(), 125),
-            (
-                "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f".to_owned(),
-                102,
-            ),
-        ],
-    };
-    for (fmtp, pt) in video {
+    for (fmtp, pt, rtx_pt) in video_payload_types(codec) {
         me.register_codec(
             RTCRtpCodecParameters {
                 rtp_codec: RTCRtpCodec {
@@ -275,8 +291,34 @@ fn media_engine(codec: VideoCodec) -> Result<MediaEngine, SenderError> {
             RtpCodecKind::Video,
         )
         .map_err(|e| SenderError::Build(e.to_string()))?;
+        if rtx {
+            me.register_codec(
+                RTCRtpCodecParameters {
+                    rtp_codec: RTCRtpCodec {
+                        mime_type: MIME_TYPE_RTX.to_owned(),
+                        clock_rate: 90000,
+                        channels: 0,
+                        sdp_fmtp_line: format!("apt={pt}"),
+                        rtcp_feedback: vec![],
+                    },
+                    payload_type: rtx_pt,
+                },
+                RtpCodecKind::Video,
+            )
+            .map_err(|e| SenderError::Build(e.to_string()))?;
+        }
     }
     Ok(me)
+}
+
+/// A random RTX SSRC different from the media SSRC.
+fn rtx_ssrc(media: u32) -> u32 {
+    loop {
+        let s = rand::random::<u32>();
+        if s != media && s != 0 {
+            return s;
+        }
+    }
 }
 
 /// One sender peer connection with its synthetic video track.
@@ -295,7 +337,7 @@ impl SenderPeer {
     pub async fn new(
         config: &SenderConfig,
     ) -> Result<(Self, mpsc::UnboundedReceiver<SenderEvent>), SenderError> {
-        let mut me = media_engine(config.codec)?;
+        let mut me = media_engine(config.codec, config.rtx)?;
         let registry = register_default_interceptors(Registry::new(), &mut me)
             .map_err(|e| SenderError::Build(e.to_string()))?;
         let ice_servers = config
@@ -343,6 +385,9 @@ impl SenderPeer {
                 vec![RTCRtpEncodingParameters {
                     rtp_coding_parameters: RTCRtpCodingParameters {
                         ssrc: Some(ssrc),
+                        rtx: config.rtx.then(|| RTCRtpRtxParameters {
+                            ssrc: rtx_ssrc(ssrc),
+                        }),
                         ..Default::default()
                     },
                     codec: track_codec(config.codec),
