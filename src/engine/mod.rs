@@ -33,6 +33,8 @@ use ws_client::{ConnectError, ConnectOptions, Incoming, WsConnection};
 
 /// Received text kept in events is truncated to this many bytes (the size field keeps the real size).
 pub const EVENT_TEXT_LIMIT: usize = 64 * 1024;
+/// How long "no candidate pairs" may last before it is worth a warning.
+const NO_PAIRS_GRACE: Duration = Duration::from_secs(2);
 /// Offending input quoted in error events is truncated to this many bytes.
 pub const OFFENDING_LIMIT: usize = 512;
 
@@ -163,6 +165,9 @@ struct Attempt {
     tracks: HashMap<u32, TrackPrev>,
     /// Stack warnings seen in this attempt (digits removed), with their counts.
     stack_seen: HashMap<String, u32>,
+    /// When the stack first said it had no candidate pair to check, and whether that was reported.
+    no_pairs_since: Option<Duration>,
+    no_pairs_reported: bool,
 }
 
 impl Attempt {
@@ -190,6 +195,8 @@ impl Attempt {
             transport_reported: false,
             tracks: HashMap::new(),
             stack_seen: HashMap::new(),
+            no_pairs_since: None,
+            no_pairs_reported: false,
         }
     }
 }
@@ -474,22 +481,54 @@ impl Driver {
     /// A warning logged by the WebRTC stack: reported once per attempt per distinct text (a dead network
     /// makes it log the same line for every packet).
     async fn on_stack_log(&mut self, line: String) {
+        let now = self.now();
         let Some(a) = self.attempt.as_mut() else {
             return;
         };
+        // At the start of checking the agent logs this once or twice before the remote candidates are
+        // in: only a condition that lasts is worth a warning (e.g. every candidate was unusable).
+        if line.contains("pingAllCandidates called with no candidate pairs") {
+            let first = *a.no_pairs_since.get_or_insert(now);
+            if now.saturating_sub(first) < NO_PAIRS_GRACE || a.no_pairs_reported {
+                return;
+            }
+            a.no_pairs_reported = true;
+            let message = format!(
+                "ICE has had no candidate pair to check for {}: no usable local/remote candidate combination ({line})",
+                humantime::format_duration(Duration::from_secs(
+                    now.saturating_sub(first).as_secs()
+                ))
+            );
+            self.emit(Event::Warning {
+                source: ErrorSource::Stack,
+                message,
+            })
+            .await;
+            return;
+        }
         let key = line
             .chars()
             .filter(|c| !c.is_ascii_digit())
             .collect::<String>();
         let n = a.stack_seen.entry(key).or_insert(0);
         *n += 1;
-        if *n == 1 {
-            self.emit(Event::Warning {
+        if *n > 1 {
+            return;
+        }
+        // webrtc-rs also logs harmless races at WARN (a check that arrives before the remote
+        // credentials): only known failure messages are warnings, the rest is information.
+        let event = if stack_log::is_significant(&line) {
+            Event::Warning {
                 source: ErrorSource::Stack,
                 message: line,
-            })
-            .await;
-        }
+            }
+        } else {
+            Event::Info {
+                source: ErrorSource::Stack,
+                message: line,
+            }
+        };
+        self.emit(event).await;
     }
 
     async fn command(&mut self, cmd: Option<EngineCommand>, open: &mut bool) {

@@ -36,6 +36,29 @@ pub fn is_stack_target(target: &str) -> bool {
     })
 }
 
+/// Messages of the stack that report a real failure (the rest of what it logs at WARN is mostly
+/// harmless races, such as a connectivity check arriving before the remote credentials).
+const SIGNIFICANT: &[&str] = &[
+    "TURN allocation failed",
+    "TURN permission request failed",
+    "TURN transaction timed out",
+    "Failed to resolve STUN server",
+    "Failed to bind",
+    "Skipping unsupported",
+    "Skipping malformed",
+    "Skipping UDP bind",
+    "Skipping TCP bind",
+    "Network is unreachable",
+    "Failed to rebind",
+    "failed to build relay candidate",
+    "Failed to gather",
+];
+
+/// True when a stack log line reports a real failure (shown as a warning rather than information).
+pub fn is_significant(line: &str) -> bool {
+    SIGNIFICANT.iter().any(|p| line.contains(p))
+}
+
 /// The `tracing` layer forwarding WARN and ERROR records of the WebRTC stack to subscribers.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StackLogLayer;
@@ -88,5 +111,15 @@ mod tests {
         assert!(is_stack_target("rtc"));
         assert!(!is_stack_target("rtcscope::engine"));
         assert!(!is_stack_target("tokio"));
+    }
+
+    #[test]
+    fn significance() {
+        assert!(is_significant(
+            "ERROR turn_relayer: TURN allocation failed from 127.0.0.1:1 to 127.0.0.1:2: Allocate error response (error 401: Unauthorized)"
+        ));
+        assert!(!is_significant(
+            "WARN handler: IceHandler.handle_read got error: password is empty"
+        ));
     }
 }
