@@ -121,7 +121,7 @@ pub async fn view(
         crate::tui::run(
             handle,
             crate::tui::TuiOptions {
-                no_color: false,
+                no_color: opts.no_color,
                 tick: std::time::Duration::from_millis(250),
             },
         )

@@ -82,6 +82,10 @@ pub struct ViewerOptions {
     #[arg(long)]
     pub headless: bool,
 
+    /// No colours in the TUI (also when the NO_COLOR environment variable is set).
+    #[arg(long)]
+    pub no_color: bool,
+
     /// Signaling protocol. `auto`: ws:// and wss:// are the legacy WebSocket protocol, a URL ending in
     /// /whep is WHEP, and for a page URL (http://host:8889/cam/) WHEP is used if the server answers
     /// OPTIONS on /cam/whep, the WebSocket protocol otherwise.

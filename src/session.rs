@@ -103,8 +103,11 @@ pub enum Input {
 pub enum Action {
     /// Start attempt `n`: connect signaling, then negotiate.
     StartAttempt(u32),
-    /// Close the current attempt's socket and peer connection.
-    EndAttempt,
+    /// Close the current attempt's socket and peer connection; `phase` is where it stood.
+    EndAttempt {
+        /// The phase the attempt reached.
+        phase: Phase,
+    },
     /// Emit this event (stamped with the current attempt).
     Emit(Box<Event>),
     /// Restart ICE within the current attempt (new credentials, same peer connection).
@@ -361,10 +364,10 @@ impl Session {
     }
 
     fn restart_after(&mut self, cause: RestartCause, now: Duration, pause: Option<Duration>) {
-        let State::Running { started, .. } = self.state else {
+        let State::Running { started, phase } = self.state else {
             return;
         };
-        self.actions.push_back(Action::EndAttempt);
+        self.actions.push_back(Action::EndAttempt { phase });
         if let Some(max) = self.policy.max_restarts
             && self.restarts >= max
         {
@@ -404,11 +407,13 @@ impl Session {
     }
 
     fn finish(&mut self, reason: EndReason) {
-        if matches!(self.state, State::Running { .. })
-            && self.actions.back() != Some(&Action::EndAttempt)
-            && !self.actions.contains(&Action::EndAttempt)
+        if let State::Running { phase, .. } = self.state
+            && !self
+                .actions
+                .iter()
+                .any(|a| matches!(a, Action::EndAttempt { .. }))
         {
-            self.actions.push_back(Action::EndAttempt);
+            self.actions.push_back(Action::EndAttempt { phase });
         }
         self.state = State::Finished;
         self.actions.push_back(Action::Emit(Box::new(Event::Ended {
@@ -522,7 +527,7 @@ mod tests {
             drain(&mut s);
             s.handle(Input::SocketClosed, 3 * S);
             let actions = drain(&mut s);
-            assert_eq!(actions[0], Action::EndAttempt);
+            assert_eq!(actions[0], Action::EndAttempt { phase });
             let (cause, had, pause) = restart_cause(&actions).unwrap();
             assert_eq!(cause, RestartCause::SocketClosed { phase });
             assert!(!had);
@@ -644,7 +649,9 @@ mod tests {
         assert_eq!(
             actions,
             vec![
-                Action::EndAttempt,
+                Action::EndAttempt {
+                    phase: Phase::Connected
+                },
                 Action::Emit(Box::new(Event::Ended {
                     reason: EndReason::Duration,
                     attempts: 1,
@@ -800,7 +807,12 @@ mod tests {
         drain(&mut s);
         s.handle(Input::Stop, S);
         let actions = drain(&mut s);
-        assert_eq!(actions.first(), Some(&Action::EndAttempt));
+        assert_eq!(
+            actions.first(),
+            Some(&Action::EndAttempt {
+                phase: Phase::Connecting
+            })
+        );
         assert_eq!(actions.last(), Some(&Action::Finish));
         s.handle(Input::Stop, S);
         assert!(drain(&mut s).is_empty());

@@ -220,6 +220,9 @@ struct Driver {
     seq: u64,
     session: Session,
     attempt: Option<Attempt>,
+    /// The attempt events are stamped with: the one the driver is carrying out (the session may
+    /// already have moved on while the driver still closes the previous one).
+    stamp_attempt: u32,
     /// Once the consumer is gone there is nobody to report to: stop.
     consumer_gone: bool,
 }
@@ -305,6 +308,7 @@ impl Driver {
             seq: 0,
             session,
             attempt: None,
+            stamp_attempt: 0,
             consumer_gone: false,
         }
     }
@@ -317,7 +321,7 @@ impl Driver {
         let stamped = Stamped {
             seq: self.seq,
             t_ms: (self.start.elapsed().as_micros() as f64) / 1000.0,
-            attempt: self.session.attempt(),
+            attempt: self.stamp_attempt,
             event,
         };
         self.seq += 1;
@@ -547,7 +551,7 @@ impl Driver {
         while let Some(action) = self.session.poll_action() {
             match action {
                 Action::StartAttempt(n) => self.start_attempt(n).await,
-                Action::EndAttempt => self.end_attempt().await,
+                Action::EndAttempt { phase } => self.end_attempt(phase).await,
                 Action::Emit(e) => self.emit(*e).await,
                 Action::Finish => {}
                 Action::IceRestart { reason } => match self.protocol {
@@ -565,6 +569,7 @@ impl Driver {
     }
 
     async fn start_attempt(&mut self, n: u32) {
+        self.stamp_attempt = n;
         self.emit(Event::AttemptStarted { attempt: n }).await;
         self.emit(Event::SignalingConnecting {
             url: ice_server::mask_url(self.url.as_str()),
@@ -590,7 +595,7 @@ impl Driver {
         self.attempt = Some(attempt);
     }
 
-    async fn end_attempt(&mut self) {
+    async fn end_attempt(&mut self, phase: Phase) {
         if self.protocol == Protocol::Whep {
             self.whep_delete().await;
         }
@@ -603,7 +608,6 @@ impl Driver {
         if let Some(t) = a.connect_task.take() {
             t.abort();
         }
-        let phase = self.session.phase();
         if let Some(ws) = a.ws.take() {
             ws.close().await;
             self.emit(Event::SignalingClosed {

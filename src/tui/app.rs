@@ -170,6 +170,8 @@ pub enum Msg {
     Back,
     /// Force a restart.
     Restart,
+    /// Restart ICE within the attempt (WHEP).
+    IceRestart,
     /// Freeze / unfreeze the view.
     ToggleFreeze,
     /// Show / hide the help.
@@ -406,6 +408,12 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
             if !app.quitting {
                 app.note = Some("restart requested".into());
                 return Some(Cmd::Engine(EngineCommand::Restart));
+            }
+        }
+        Msg::IceRestart => {
+            if !app.quitting {
+                app.note = Some("ICE restart requested".into());
+                return Some(Cmd::Engine(EngineCommand::IceRestart));
             }
         }
         Msg::ToggleFreeze => {

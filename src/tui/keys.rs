@@ -23,6 +23,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("z", "zoom the focused pane to full screen"),
     ("f", "freeze the view (events still recorded)"),
     ("r", "force a restart of the negotiation"),
+    ("i", "ICE restart (WHEP: new credentials by PATCH)"),
     ("?", "this help"),
     ("q / Ctrl-C", "quit (stops the session cleanly)"),
 ];
@@ -53,6 +54,7 @@ pub fn to_msg(key: KeyEvent) -> Option<Msg> {
         KeyCode::Enter => Msg::Enter,
         KeyCode::Esc => Msg::Back,
         KeyCode::Char('r') => Msg::Restart,
+        KeyCode::Char('i') => Msg::IceRestart,
         KeyCode::Char('f') => Msg::ToggleFreeze,
         KeyCode::Char('?') => Msg::ToggleHelp,
         KeyCode::Char('z') => Msg::ToggleZoom,
