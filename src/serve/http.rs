@@ -1,137 +1,96 @@
-//! The HTTP side of the signaling port: read a request head, route it, and either answer it (404, the
-//! tiny page, 426) or hand the connection to the WebSocket handshake with the head replayed.
+//! The HTTP side of the signaling port (hyper 1, HTTP/1.1): routing, the tiny page, the WebSocket
+//! upgrade handed to [`super::ws`], and the WHEP endpoint and session resources handed to
+//! [`super::whep`]. Every request is recorded (see [`super::ServeHandle::requests`]).
 
-use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::upgrade::OnUpgrade;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
-/// Largest request head accepted.
-const MAX_HEAD: usize = 16 * 1024;
+use super::{Fault, MAX_RECORDED_REQUESTS, ServedRequest, Shared, whep, ws};
 
-/// A parsed request head.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestHead {
-    /// `GET`, …
-    pub method: String,
-    /// The path, without the query string.
-    pub path: String,
-    /// Whether it asks for a WebSocket upgrade.
-    pub upgrade: bool,
-}
+/// Time allowed for a request head (and for an idle keep-alive connection's next one).
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time a connection is given to finish its response when the server stops.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// A response of this server.
+pub(super) type Resp = Response<Full<Bytes>>;
 
 /// Where a request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
-    /// The WebSocket of path `.0` (`/cam/ws` → `cam`).
+    /// The WebSocket of stream `.0` (`GET /cam/ws` with an upgrade → `cam`).
     WebSocket(String),
     /// A plain GET of `/<path>/`: the tiny page.
     Page(String),
-    /// Any response without a body to route further.
-    Status(u16, &'static str),
+    /// The WHEP endpoint of stream `.0` (`/cam/whep` → `cam`), any method.
+    WhepEndpoint(String),
+    /// A WHEP session resource (`/cam/whep/<id>`), any method.
+    WhepResource {
+        /// The stream path (`cam`).
+        path: String,
+        /// The session id (the last segment).
+        id: String,
+    },
+    /// No route: answer with this status alone (404, 405, 426).
+    Status(u16),
 }
 
-/// Route a request as the legacy MediaMTX server did (without its stream lookup: every path exists).
-pub fn route(head: &RequestHead) -> Route {
-    let ws_path = head.path.strip_suffix("/ws").filter(|p| !p.is_empty());
-    if head.method != "GET" {
-        return Route::Status(405, "Method Not Allowed");
+/// Route a request as MediaMTX does (without its stream lookup: every path exists).
+///
+/// - `/<path>/ws`: the legacy WebSocket (a GET with `Upgrade: websocket`; 426 without the upgrade,
+///   405 for another method);
+/// - `/<path>/whep` and `/<path>/whep/<id>`: WHEP (the method is checked by the WHEP handlers);
+/// - `GET /<path>/`: the page (405 for another method);
+/// - anything else, and an upgrade request elsewhere: 404.
+pub fn route(method: &str, path: &str, upgrade: bool) -> Route {
+    let stream = |p: &str| p.trim_start_matches('/').to_owned();
+    if let Some(p) = path.strip_suffix("/ws").filter(|p| !stream(p).is_empty()) {
+        return match (method, upgrade) {
+            ("GET", true) => Route::WebSocket(stream(p)),
+            ("GET", false) => Route::Status(426),
+            _ => Route::Status(405),
+        };
     }
-    match (ws_path, head.upgrade) {
-        (Some(p), true) => Route::WebSocket(p.trim_start_matches('/').to_owned()),
-        (Some(_), false) => Route::Status(426, "Upgrade Required"),
-        (None, true) => Route::Status(404, "Not Found"),
-        (None, false) => match head.path.strip_suffix('/') {
-            Some(p) if !p.trim_start_matches('/').is_empty() => {
-                Route::Page(p.trim_start_matches('/').to_owned())
+    if upgrade {
+        return Route::Status(404);
+    }
+    if let Some(p) = path.strip_suffix("/whep").filter(|p| !stream(p).is_empty()) {
+        return Route::WhepEndpoint(stream(p));
+    }
+    if let Some((p, id)) = path.rsplit_once("/whep/")
+        && !stream(p).is_empty()
+        && !id.is_empty()
+        && !id.contains('/')
+    {
+        return Route::WhepResource {
+            path: stream(p),
+            id: id.to_owned(),
+        };
+    }
+    match path.strip_suffix('/') {
+        Some(p) if !stream(p).is_empty() => {
+            if method == "GET" || method == "HEAD" {
+                Route::Page(stream(p))
+            } else {
+                Route::Status(405)
             }
-            _ => Route::Status(404, "Not Found"),
-        },
-    }
-}
-
-/// Parse a request head (everything up to the blank line).
-pub fn parse_head(head: &[u8]) -> Option<RequestHead> {
-    let text = std::str::from_utf8(head).ok()?;
-    let mut lines = text.split("\r\n");
-    let mut first = lines.next()?.split_ascii_whitespace();
-    let method = first.next()?.to_owned();
-    let target = first.next()?;
-    let version = first.next()?;
-    if !version.starts_with("HTTP/1.") {
-        return None;
-    }
-    // Absolute-form targets are allowed by HTTP/1.1; keep the path only.
-    let target = match target.find("://") {
-        Some(i) => {
-            let rest = &target[i + 3..];
-            rest.find('/').map_or("/", |j| &rest[j..])
         }
-        None => target,
-    };
-    let path = target.split(['?', '#']).next().unwrap_or("/").to_owned();
-    let mut upgrade = false;
-    for line in lines {
-        if let Some((name, value)) = line.split_once(':')
-            && name.trim().eq_ignore_ascii_case("upgrade")
-            && value.to_ascii_lowercase().contains("websocket")
-        {
-            upgrade = true;
-        }
+        _ => Route::Status(404),
     }
-    Some(RequestHead {
-        method,
-        path,
-        upgrade,
-    })
-}
-
-/// Read from `tcp` until the end of the request head. Returns the head and every byte read.
-pub async fn read_head(tcp: &mut TcpStream) -> io::Result<(Option<RequestHead>, Vec<u8>)> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 2048];
-    loop {
-        let n = tcp.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "connection closed before the request head",
-            ));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(end) = find_head_end(&buf) {
-            let head = parse_head(&buf[..end]);
-            return Ok((head, buf));
-        }
-        if buf.len() > MAX_HEAD {
-            return Ok((None, buf));
-        }
-    }
-}
-
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n")
-}
-
-/// Write a complete response and close the write side.
-pub async fn respond(
-    tcp: &mut TcpStream,
-    status: u16,
-    reason: &str,
-    content_type: &str,
-    body: &str,
-) {
-    let text = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
-        body.len()
-    );
-    if let Err(e) = tcp.write_all(text.as_bytes()).await {
-        tracing::debug!("serve: writing HTTP {status}: {e}");
-    }
-    let _ = tcp.shutdown().await;
 }
 
 /// The tiny page served at `/<path>/`.
@@ -140,8 +99,9 @@ pub fn page(path: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>rtcscope serve: {path}</title></head>\n\
          <body><p>This is <b>rtcscope serve</b>, a test WebRTC sender speaking the legacy MediaMTX \
-         WebSocket protocol.</p>\n<p>Watch it with <code>rtcscope http://HOST/{path}/</code>, or open the \
-         WebSocket <code>/{path}/ws</code> with your own viewer.</p></body></html>\n"
+         WebSocket protocol and WHEP.</p>\n<p>Watch it with <code>rtcscope http://HOST/{path}/whep</code> \
+         or <code>rtcscope ws://HOST/{path}/ws</code>, or use your own viewer on the WHEP endpoint \
+         <code>/{path}/whep</code> or the WebSocket <code>/{path}/ws</code>.</p></body></html>\n"
     )
 }
 
@@ -158,118 +118,280 @@ fn html_escape(s: &str) -> String {
         .collect()
 }
 
-/// A TCP stream that first replays bytes already read (the request head) to the WebSocket handshake.
-pub struct PrefixedStream {
-    prefix: Vec<u8>,
-    pos: usize,
-    inner: TcpStream,
+/// Whether the request asks for a WebSocket upgrade.
+fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::UPGRADE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains("websocket"))
 }
 
-impl PrefixedStream {
-    /// Replay `prefix`, then read from `inner`.
-    pub fn new(prefix: Vec<u8>, inner: TcpStream) -> Self {
-        PrefixedStream {
-            prefix,
-            pos: 0,
-            inner,
+/// A response with a body and a content type.
+pub(super) fn response(status: u16, content_type: &str, body: impl Into<Bytes>) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+/// A response without a body.
+pub(super) fn empty(status: u16) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r
+}
+
+/// Add a header (values that cannot be header values are skipped, with a log line).
+pub(super) fn add_header(r: &mut Resp, name: header::HeaderName, value: &str) {
+    match HeaderValue::from_str(value) {
+        Ok(v) => {
+            r.headers_mut().append(name, v);
+        }
+        Err(_) => tracing::warn!("serve: {name} value {value:?} is not a valid header value"),
+    }
+}
+
+/// A plain-text response that closes the connection afterwards (the legacy routes: the old server
+/// answered one request per connection).
+fn legacy_text(status: u16, body: String) -> Resp {
+    let mut r = response(status, "text/plain; charset=utf-8", body);
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
+/// The body of a request, at most `limit` bytes. `Err` is the response to send instead (413 or 400).
+pub(super) async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, Resp> {
+    match Limited::new(body, limit).collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(whep::json_error(
+            413,
+            &format!("request body over the {limit}-byte limit"),
+        )),
+        Err(e) => Err(whep::json_error(
+            400,
+            &format!("could not read the request body: {e}"),
+        )),
+    }
+}
+
+/// The error a handler returns to drop the connection without any response (a deliberate fault).
+#[derive(Debug)]
+pub(super) struct DropConnection(pub(super) String);
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+/// A WebSocket upgrade accepted by the service, for the connection task to run once hyper hands the
+/// connection over.
+type UpgradeSlot = Arc<Mutex<Option<(OnUpgrade, String)>>>;
+
+/// Serve one TCP connection: HTTP/1.1 requests until it closes, or until it is upgraded to the legacy
+/// WebSocket protocol, which then runs on it until it ends.
+pub(super) async fn serve_connection(
+    shared: Arc<Shared>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) {
+    let slot: UpgradeSlot = Arc::default();
+    let svc = {
+        let shared = Arc::clone(&shared);
+        let slot = Arc::clone(&slot);
+        service_fn(move |req| handle(Arc::clone(&shared), peer, req, Arc::clone(&slot)))
+    };
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEAD_TIMEOUT);
+    let conn = builder
+        .serve_connection(TokioIo::new(tcp), svc)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let served = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn.as_mut()).await;
+            return;
+        }
+    };
+    if let Err(e) = served {
+        tracing::debug!(%peer, "serve: HTTP connection: {e}");
+    }
+    let upgrade = slot.lock().ok().and_then(|mut s| s.take());
+    if let Some((on_upgrade, path)) = upgrade {
+        match on_upgrade.await {
+            Ok(upgraded) => ws::run(shared, upgraded, peer, path, stop).await,
+            Err(e) => tracing::info!(%peer, "serve: WebSocket upgrade failed: {e}"),
         }
     }
 }
 
-impl AsyncRead for PrefixedStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if self.pos < self.prefix.len() {
-            let n = (self.prefix.len() - self.pos).min(buf.remaining());
-            let start = self.pos;
-            buf.put_slice(&self.prefix[start..start + n]);
-            self.pos += n;
-            if self.pos == self.prefix.len() {
-                self.prefix = Vec::new();
-                self.pos = 0;
-            }
-            return Poll::Ready(Ok(()));
+/// Route and answer one request; record it.
+async fn handle(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    mut req: Request<Incoming>,
+    slot: UpgradeSlot,
+) -> Result<Resp, DropConnection> {
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    let upgrade = is_upgrade(req.headers());
+    tracing::debug!(%peer, %method, %path, upgrade, "serve: request");
+    let route = match route(&method, &path, upgrade) {
+        Route::WhepEndpoint(_) | Route::WhepResource { .. }
+            if shared.tuning.fault == Some(Fault::NoWhep) =>
+        {
+            Route::Status(404)
         }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        r => r,
+    };
+    let result = match route {
+        Route::WebSocket(p) => Ok(websocket_upgrade(&mut req, p, &slot)),
+        Route::Page(p) => {
+            let mut r = response(200, "text/html; charset=utf-8", page(&p));
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            Ok(r)
+        }
+        Route::WhepEndpoint(p) => whep::endpoint(&shared, peer, p, req).await,
+        Route::WhepResource { path: p, id } => Ok(whep::resource(&shared, p, id, req).await),
+        Route::Status(code) => Ok(status_response(code, &method, &path)),
+    };
+    let status = result.as_ref().ok().map(|r| r.status().as_u16());
+    if let Ok(mut log) = shared.requests.lock() {
+        if log.len() >= MAX_RECORDED_REQUESTS {
+            log.pop_front();
+        }
+        log.push_back(ServedRequest {
+            method,
+            path,
+            status,
+        });
     }
+    result
 }
 
-impl AsyncWrite for PrefixedStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+/// 404, 405 or 426 with a plain-text explanation.
+fn status_response(code: u16, method: &str, path: &str) -> Resp {
+    let body = match code {
+        404 => format!(
+            "404 not found: {path} (the WHEP endpoint is at /<path>/whep, the WebSocket at /<path>/ws)\n"
+        ),
+        426 => {
+            "this is a WebSocket endpoint: connect with rtcscope or a WebSocket client\n".to_owned()
+        }
+        405 => format!("405 method not allowed: {method} {path}\n"),
+        _ => format!("{code}\n"),
+    };
+    let mut r = legacy_text(code, body);
+    match code {
+        405 if path.ends_with("/ws") => add_header(&mut r, header::ALLOW, "GET"),
+        405 => add_header(&mut r, header::ALLOW, "GET, HEAD"),
+        426 => {
+            add_header(&mut r, header::UPGRADE, "websocket");
+            add_header(&mut r, header::CONNECTION, "Upgrade");
+        }
+        _ => {}
     }
+    r
+}
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+/// Accept a WebSocket upgrade (RFC 6455 §4.2.2) and leave the connection for [`ws::run`]; MediaMTX sent
+/// `Access-Control-Allow-Origin: *` (its default `webrtcAllowOrigin`) on it.
+fn websocket_upgrade(req: &mut Request<Incoming>, path: String, slot: &UpgradeSlot) -> Resp {
+    if req.headers().get(header::SEC_WEBSOCKET_VERSION) != Some(&HeaderValue::from_static("13")) {
+        let mut r = legacy_text(
+            426,
+            "unsupported WebSocket version (13 expected)\n".to_owned(),
+        );
+        add_header(&mut r, header::SEC_WEBSOCKET_VERSION, "13");
+        return r;
     }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+    let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY) else {
+        return legacy_text(400, "no Sec-WebSocket-Key\n".to_owned());
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    let on_upgrade = hyper::upgrade::on(req);
+    if let Ok(mut s) = slot.lock() {
+        *s = Some((on_upgrade, path));
     }
+    let mut r = empty(101);
+    add_header(&mut r, header::UPGRADE, "websocket");
+    add_header(&mut r, header::CONNECTION, "Upgrade");
+    add_header(&mut r, header::SEC_WEBSOCKET_ACCEPT, &accept);
+    add_header(&mut r, header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+    r
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn head(method: &str, path: &str, upgrade: bool) -> RequestHead {
-        RequestHead {
-            method: method.into(),
-            path: path.into(),
-            upgrade,
+    #[test]
+    fn routes_like_mediamtx() {
+        let cases: Vec<(&str, &str, bool, Route)> = vec![
+            ("GET", "/cam/ws", true, Route::WebSocket("cam".into())),
+            ("GET", "/a/b/ws", true, Route::WebSocket("a/b".into())),
+            ("GET", "/cam/other", true, Route::Status(404)),
+            ("GET", "/ws", true, Route::Status(404)),
+            ("GET", "/cam/ws", false, Route::Status(426)),
+            ("POST", "/cam/ws", true, Route::Status(405)),
+            ("GET", "/cam/", false, Route::Page("cam".into())),
+            ("POST", "/cam/", false, Route::Status(405)),
+            ("GET", "/", false, Route::Status(404)),
+            ("GET", "/favicon.ico", false, Route::Status(404)),
+            (
+                "POST",
+                "/cam/whep",
+                false,
+                Route::WhepEndpoint("cam".into()),
+            ),
+            ("GET", "/a/b/whep", false, Route::WhepEndpoint("a/b".into())),
+            ("POST", "/whep", false, Route::Status(404)),
+            (
+                "PATCH",
+                "/cam/whep/abc",
+                false,
+                Route::WhepResource {
+                    path: "cam".into(),
+                    id: "abc".into(),
+                },
+            ),
+            (
+                "DELETE",
+                "/a/whep/b/whep/c",
+                false,
+                Route::WhepResource {
+                    path: "a/whep/b".into(),
+                    id: "c".into(),
+                },
+            ),
+            ("PATCH", "/cam/whep/", false, Route::Status(405)),
+            ("PATCH", "/cam/whep/a/b", false, Route::Status(404)),
+            ("GET", "/cam/whep", true, Route::Status(404)),
+        ];
+        for (method, path, upgrade, want) in cases {
+            assert_eq!(
+                route(method, path, upgrade),
+                want,
+                "{method} {path} {upgrade}"
+            );
         }
     }
 
     #[test]
-    fn parses_a_websocket_request() {
-        let raw = b"GET /cam/ws?x=1 HTTP/1.1\r\nHost: a\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n";
-        let end = find_head_end(raw).unwrap();
-        let h = parse_head(&raw[..end]).unwrap();
-        assert_eq!(h, head("GET", "/cam/ws", true));
-        assert!(parse_head(b"garbage").is_none());
-    }
-
-    #[test]
-    fn routes_like_mediamtx() {
-        assert_eq!(
-            route(&head("GET", "/cam/ws", true)),
-            Route::WebSocket("cam".into())
-        );
-        assert_eq!(
-            route(&head("GET", "/a/b/ws", true)),
-            Route::WebSocket("a/b".into())
-        );
-        assert_eq!(
-            route(&head("GET", "/cam/other", true)),
-            Route::Status(404, "Not Found")
-        );
-        assert_eq!(
-            route(&head("GET", "/ws", true)),
-            Route::Status(404, "Not Found")
-        );
-        assert_eq!(
-            route(&head("GET", "/cam/ws", false)),
-            Route::Status(426, "Upgrade Required")
-        );
-        assert_eq!(
-            route(&head("GET", "/cam/", false)),
-            Route::Page("cam".into())
-        );
-        assert_eq!(
-            route(&head("GET", "/", false)),
-            Route::Status(404, "Not Found")
-        );
-        assert_eq!(
-            route(&head("POST", "/cam/ws", true)),
-            Route::Status(405, "Method Not Allowed")
-        );
+    fn the_page_escapes_the_path() {
         assert!(page("<x>").contains("&lt;x&gt;"));
+        assert!(page("cam").contains("/cam/whep"));
     }
 }

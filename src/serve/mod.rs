@@ -1,30 +1,39 @@
 //! The built-in WebRTC sender (`rtcscope serve`).
 //!
-//! It speaks the legacy MediaMTX (v0.21–v0.22) WebSocket reader protocol as the server: on
-//! `ws://HOST:PORT/<path>/ws` it sends the ICE-server list, answers the viewer's offer, trickles its
-//! candidates, and once the peer connection is `connected` streams a synthetic video track (VP8 or H.264)
-//! at the configured bitrate and frame rate. It is the test peer of the project's tests and a user
-//! feature: run `serve` on one host and the viewer on another to test a network path end to end.
+//! It speaks, as the server, both protocols a MediaMTX viewer meets:
+//! - the legacy MediaMTX (v0.21–v0.22) WebSocket reader protocol on `ws://HOST:PORT/<path>/ws`: it sends
+//!   the ICE-server list, answers the viewer's offer and trickles its candidates;
+//! - WHEP (MediaMTX v0.23 and later, draft-ietf-wish-whep) on `http://HOST:PORT/<path>/whep`: a full
+//!   answer with its candidates, trickle and ICE-restart PATCHes, DELETE (see the `whep` module).
 //!
+//! Once a peer connection is `connected` it streams a synthetic video track (VP8 or H.264) at the
+//! configured bitrate and frame rate. It is the test peer of the project's tests and a user feature: run
+//! `serve` on one host and the viewer on another to test a network path end to end.
+//!
+//! HTTP is served by hyper (HTTP/1.1); the WebSocket runs on hyper's upgraded connection.
 //! [`start`] runs it in the background and returns a [`ServeHandle`]; [`run`] is the `serve` command.
 
-mod conn;
 pub mod http;
+mod media;
 pub mod synth;
+mod whep;
+mod ws;
 
 use std::fmt;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::cli::{SenderOptions, ServeArgs, VideoCodec};
 use crate::proto::ice_server::{self, IceServerSpec};
-use crate::proto::ws::{self, IceServerEntry};
+use crate::proto::ws::{IceServerEntry, ice_servers_message};
 use crate::webrtc_adapter::IceServerConfig;
 use crate::webrtc_adapter::sender::SenderConfig;
 
@@ -66,7 +75,34 @@ pub enum Fault {
     NoMedia,
     /// Connect and send media for this long, then stop sending (the socket stays open).
     StopMediaAfter(Duration),
+    /// Have no WHEP endpoint (404 on `/<path>/whep`), as MediaMTX before v0.23: a viewer given the page
+    /// URL must fall back to the WebSocket protocol.
+    NoWhep,
 }
+
+/// The signaling protocol of a connection or session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalingKind {
+    /// The legacy MediaMTX WebSocket protocol (`/<path>/ws`).
+    WebSocket,
+    /// WHEP (`/<path>/whep`).
+    Whep,
+}
+
+/// One HTTP request the server received, for tests and logs (see [`ServeHandle::requests`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedRequest {
+    /// The method (`GET`, `POST`, `PATCH`, …).
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// The response status (101 for a WebSocket upgrade); `None` when the connection was dropped
+    /// without a response (a deliberate [`Fault`]).
+    pub status: Option<u16>,
+}
+
+/// How many requests [`ServeHandle::requests`] keeps (the oldest are dropped first).
+pub const MAX_RECORDED_REQUESTS: usize = 10_000;
 
 /// How long [`ServeHandle::shutdown`] waits for connections to close before dropping them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -74,7 +110,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// What was sent, totalled over all connections so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SentStats {
-    /// WebSocket connections accepted.
+    /// WebSocket connections accepted plus WHEP sessions created.
     pub connections: u64,
     /// Connections whose peer connection reached `connected`.
     pub connected: u64,
@@ -94,14 +130,16 @@ pub struct SentStats {
 /// Something that happened on a connection, for a human log (`rtcscope serve` prints one line each).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServeNotice {
-    /// A viewer opened the WebSocket.
+    /// A viewer opened the WebSocket, or POSTed a WHEP offer.
     Opened {
-        /// Connection number, from 1.
+        /// Connection (or WHEP session) number, from 1.
         id: u64,
         /// The viewer's address.
         peer: SocketAddr,
-        /// The stream path requested (`cam` for `/cam/ws`).
+        /// The stream path requested (`cam` for `/cam/ws` or `/cam/whep`).
         path: String,
+        /// The protocol.
+        kind: SignalingKind,
     },
     /// The peer connection reached `connected`; media flows.
     Connected {
@@ -128,9 +166,18 @@ pub enum ServeNotice {
 impl fmt::Display for ServeNotice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ServeNotice::Opened { id, peer, path } => {
-                write!(f, "[{id}] {peer} opened /{path}/ws")
-            }
+            ServeNotice::Opened {
+                id,
+                peer,
+                path,
+                kind: SignalingKind::WebSocket,
+            } => write!(f, "[{id}] {peer} opened /{path}/ws"),
+            ServeNotice::Opened {
+                id,
+                peer,
+                path,
+                kind: SignalingKind::Whep,
+            } => write!(f, "[{id}] {peer} posted a WHEP offer to /{path}/whep"),
             ServeNotice::Connected { id, after } => write!(
                 f,
                 "[{id}] connected after {} ms, sending video",
@@ -172,14 +219,27 @@ struct Totals {
     active: AtomicU64,
 }
 
+/// A task to run alongside the connections (a WHEP session), drained at shutdown like them.
+type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 struct Shared {
     opts: SenderOptions,
     tuning: ServeTuning,
     sender: SenderConfig,
     ice_json: String,
+    /// `Link` header values of the ICE servers, for WHEP.
+    links: Vec<String>,
     totals: Totals,
     notices: broadcast::Sender<ServeNotice>,
     next_id: AtomicU64,
+    /// Every request seen.
+    requests: std::sync::Mutex<std::collections::VecDeque<ServedRequest>>,
+    /// Live WHEP sessions by resource id.
+    whep: whep::Sessions,
+    /// Spawns a task into the accept loop's set.
+    spawn: mpsc::UnboundedSender<Task>,
+    /// Becomes `true` when the server stops.
+    stop: watch::Receiver<bool>,
 }
 
 /// A running sender. Dropping it stops it too (without waiting); prefer [`ServeHandle::shutdown`].
@@ -212,6 +272,25 @@ impl ServeHandle {
         } else {
             format!("ws://{addr}/{path}/ws")
         }
+    }
+
+    /// The WHEP endpoint of stream `path`: `http://127.0.0.1:PORT/cam/whep` for `cam` (an unspecified
+    /// listen address is written as the loopback address).
+    pub fn whep_url(&self, path: &str) -> String {
+        let ws = self.ws_url(path);
+        let rest = ws.strip_prefix("ws://").unwrap_or(&ws);
+        let rest = rest.strip_suffix("/ws").unwrap_or(rest);
+        format!("http://{rest}/whep")
+    }
+
+    /// The HTTP requests received so far, in order (WebSocket upgrades included, with status 101): the
+    /// most recent [`MAX_RECORDED_REQUESTS`].
+    pub fn requests(&self) -> Vec<ServedRequest> {
+        self.shared
+            .requests
+            .lock()
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Totals over all connections so far.
@@ -342,19 +421,26 @@ pub async fn start_with(
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let local_addr = listener.local_addr()?;
-    let ice_json = ws::ice_servers_message(&ice_entries(&ice_servers));
+    let ice_json = ice_servers_message(&ice_entries(&ice_servers));
+    let links = whep::link_headers(&ice_servers);
     let (notices, _) = broadcast::channel(256);
+    let (stop, stop_rx) = watch::channel(false);
+    let (spawn, spawned) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         opts,
         tuning,
         sender,
         ice_json,
+        links,
         totals: Totals::default(),
         notices,
         next_id: AtomicU64::new(1),
+        requests: std::sync::Mutex::default(),
+        whep: whep::Sessions::default(),
+        spawn,
+        stop: stop_rx.clone(),
     });
-    let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared), stop_rx));
+    let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared), spawned, stop_rx));
     tracing::info!(
         %local_addr,
         codec = ?shared.opts.codec,
@@ -371,7 +457,12 @@ pub async fn start_with(
     })
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut spawned: mpsc::UnboundedReceiver<Task>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut tasks = JoinSet::new();
     loop {
         tokio::select! {
@@ -379,13 +470,16 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
             r = listener.accept() => match r {
                 Ok((tcp, peer)) => {
                     let _ = tcp.set_nodelay(true);
-                    tasks.spawn(conn::handle(Arc::clone(&shared), tcp, peer, stop.clone()));
+                    tasks.spawn(http::serve_connection(Arc::clone(&shared), tcp, peer, stop.clone()));
                 }
                 Err(e) => {
                     tracing::warn!("serve: accept: {e}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
+            Some(task) = spawned.recv() => {
+                tasks.spawn(task);
+            }
             Some(r) = tasks.join_next(), if !tasks.is_empty() => {
                 if let Err(e) = r && e.is_panic() {
                     tracing::error!("serve: a connection task panicked: {e}");
@@ -394,6 +488,8 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
         }
     }
     drop(listener);
+    // A POST still in flight gets a 503: its session is never started.
+    drop(spawned);
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while tasks.join_next().await.is_some() {}
     })
@@ -427,13 +523,15 @@ fn codec_name(c: VideoCodec) -> &'static str {
     }
 }
 
-/// The banner `rtcscope serve` prints at start.
+/// The banner `rtcscope serve` prints at start (it starts with `serving on`, which scripts wait for).
 pub fn banner(local_addr: SocketAddr, opts: &SenderOptions) -> String {
     format!(
-        "serving on ws://{local_addr}/<any-path>/ws ({}, {}, {} fps); Ctrl-C to stop",
+        "serving on {local_addr}: WHEP at http://{local_addr}/<any-path>/whep, WebSocket at \
+         ws://{local_addr}/<any-path>/ws ({}, {}, {} fps{}); Ctrl-C to stop",
         codec_name(opts.codec),
         format_bitrate(opts.bitrate),
-        opts.fps
+        opts.fps,
+        if opts.no_rtx { ", no RTX" } else { "" }
     )
 }
 
@@ -517,12 +615,13 @@ mod tests {
         let cfg = sender_config("0.0.0.0:8889".parse().unwrap(), &opts, &ice);
         assert_eq!(cfg.bind, vec!["0.0.0.0:0".parse::<SocketAddr>().unwrap()]);
         assert_eq!(
-            ws::ice_servers_message(&ice_entries(&ice)),
+            ice_servers_message(&ice_entries(&ice)),
             r#"[{"urls":["turn:127.0.0.1:3478"],"username":"u","credential":"p"}]"#
         );
         assert_eq!(
             banner("127.0.0.1:8889".parse().unwrap(), &opts),
-            "serving on ws://127.0.0.1:8889/<any-path>/ws (VP8, 2 Mbit/s, 30 fps); Ctrl-C to stop"
+            "serving on 127.0.0.1:8889: WHEP at http://127.0.0.1:8889/<any-path>/whep, WebSocket at \
+             ws://127.0.0.1:8889/<any-path>/ws (VP8, 2 Mbit/s, 30 fps); Ctrl-C to stop"
         );
     }
 

@@ -503,6 +503,40 @@ impl SenderPeer {
             .ok_or(SenderError::CodecNotNegotiated(mime))
     }
 
+    /// Restart ICE as the answerer, for a viewer that sent new ICE credentials (a WHEP ICE-restart PATCH).
+    ///
+    /// webrtc-rs 0.21.1 restarts ICE on the answering side only implicitly, while applying a remote
+    /// *offer* whose credentials differ from the current ones. So the viewer's current offer is applied
+    /// again with `ufrag`/`pwd` in place of its credentials and without its candidates; the stack then
+    /// takes new local credentials, discards its local candidates and gathers again (new sockets), and a
+    /// new answer is created and applied. Returns that answer (no candidates: they follow as
+    /// [`SenderEvent::LocalCandidate`]s, then [`SenderEvent::GatheringComplete`]). The caller adds the
+    /// viewer's new candidates with [`SenderPeer::add_remote_candidate`] afterwards.
+    pub async fn restart_ice(&self, ufrag: &str, pwd: &str) -> Result<String, SenderError> {
+        let Some(current) = self.pc.remote_description().await else {
+            return Err(SenderError::Offer("no offer to restart ICE for".into()));
+        };
+        let offer = RTCSessionDescription::offer(with_ice_credentials(&current.sdp, ufrag, pwd))
+            .map_err(|e| SenderError::Offer(e.to_string()))?;
+        self.pc
+            .set_remote_description(offer)
+            .await
+            .map_err(|e| SenderError::Offer(format!("ICE restart: {e}")))?;
+        let answer = self
+            .pc
+            .create_answer(None)
+            .await
+            .map_err(|e| SenderError::Answer(format!("ICE restart: {e}")))?;
+        self.pc
+            .set_local_description(answer)
+            .await
+            .map_err(|e| SenderError::Answer(format!("ICE restart: {e}")))?;
+        match self.pc.local_description().await {
+            Some(d) => Ok(d.sdp),
+            None => Err(SenderError::Answer("no local description".into())),
+        }
+    }
+
     /// A writer for the video track, with the negotiated payload type. Call after [`SenderPeer::answer`].
     pub async fn video_writer(&self) -> Result<VideoWriter, SenderError> {
         let payload_type = self.payload_type().await?;
@@ -577,5 +611,47 @@ impl VideoWriter {
             })
             .await
             .map_err(|e| SenderError::Write(e.to_string()))
+    }
+}
+
+/// `sdp` with every `a=ice-ufrag`/`a=ice-pwd` line replaced by `ufrag`/`pwd` and its candidate and
+/// end-of-candidates lines removed (CRLF line endings).
+fn with_ice_credentials(sdp: &str, ufrag: &str, pwd: &str) -> String {
+    let mut out = String::with_capacity(sdp.len());
+    for line in sdp.split('\n').map(|l| l.trim_end_matches('\r')) {
+        if line.is_empty() || line.starts_with("a=candidate:") || line == "a=end-of-candidates" {
+            continue;
+        }
+        if line.starts_with("a=ice-ufrag:") {
+            out.push_str("a=ice-ufrag:");
+            out.push_str(ufrag);
+        } else if line.starts_with("a=ice-pwd:") {
+            out.push_str("a=ice-pwd:");
+            out.push_str(pwd);
+        } else {
+            out.push_str(line);
+        }
+        out.push_str("\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ice_credentials_are_replaced_and_candidates_dropped() {
+        let sdp = "v=0\r\na=ice-ufrag:old\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=ice-ufrag:old\r\n\
+                   a=ice-pwd:oldpwd\r\na=candidate:1 1 udp 1 127.0.0.1 5 typ host\r\na=end-of-candidates\r\na=mid:0\r\n";
+        assert_eq!(
+            with_ice_credentials(sdp, "new", "newpwd"),
+            "v=0\r\na=ice-ufrag:new\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=ice-ufrag:new\r\n\
+             a=ice-pwd:newpwd\r\na=mid:0\r\n"
+        );
+        assert_eq!(
+            with_ice_credentials("a=ice-ufrag:x\na=ice-pwd:y\n", "u", "p"),
+            "a=ice-ufrag:u\r\na=ice-pwd:p\r\n"
+        );
     }
 }

@@ -1,32 +1,30 @@
-//! One signaling connection: HTTP routing, then the legacy MediaMTX WebSocket protocol as the server.
+//! The legacy MediaMTX WebSocket reader protocol, as the server, on a connection the HTTP layer has
+//! upgraded (`GET /<path>/ws`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 
-use super::http::{self, PrefixedStream, Route};
-use super::synth::FrameGenerator;
-use super::{Fault, ServeNotice, Shared};
+use super::media::{ConnCounters, send_media};
+use super::{Fault, ServeNotice, Shared, SignalingKind};
 use crate::proto::ws::{
     self, CandidateMessage, MAX_MESSAGE_BYTES, SignalMessage, answer_message, candidate_message,
     strip_candidates,
 };
-use crate::webrtc_adapter::sender::{SenderEvent, SenderPcState, SenderPeer, VideoWriter};
+use crate::webrtc_adapter::sender::{SenderEvent, SenderPcState, SenderPeer};
 
-type Ws = WebSocketStream<PrefixedStream>;
+type Ws = WebSocketStream<TokioIo<Upgraded>>;
 
-/// Time allowed for the request head.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// MediaMTX pinged every 30 s.
 const PING_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -39,70 +37,15 @@ enum End {
     Close(CloseCode, String),
 }
 
-/// Counters of one connection, shared with its media task.
-#[derive(Default)]
-struct ConnCounters {
-    frames: AtomicU64,
-    payload_bytes: AtomicU64,
-}
-
-/// Serve one TCP connection until it ends.
-pub(super) async fn handle(
+/// Run the protocol on a connection upgraded to WebSocket for stream `path`, until it ends.
+pub(super) async fn run(
     shared: Arc<Shared>,
-    mut tcp: TcpStream,
+    upgraded: Upgraded,
     peer: SocketAddr,
+    path: String,
     stop: watch::Receiver<bool>,
 ) {
-    let (head, bytes) = match tokio::time::timeout(HEAD_TIMEOUT, http::read_head(&mut tcp)).await {
-        Ok(Ok(x)) => x,
-        Ok(Err(e)) => {
-            tracing::debug!(%peer, "serve: reading request: {e}");
-            return;
-        }
-        Err(_) => {
-            tracing::debug!(%peer, "serve: no request head within {HEAD_TIMEOUT:?}");
-            return;
-        }
-    };
-    let Some(head) = head else {
-        http::respond(&mut tcp, 400, "Bad Request", "text/plain", "bad request\n").await;
-        return;
-    };
-    tracing::debug!(%peer, method = %head.method, path = %head.path, upgrade = head.upgrade, "serve: request");
-    let path =
-        match http::route(&head) {
-            Route::WebSocket(p) => p,
-            Route::Page(p) => {
-                http::respond(
-                    &mut tcp,
-                    200,
-                    "OK",
-                    "text/html; charset=utf-8",
-                    &http::page(&p),
-                )
-                .await;
-                return;
-            }
-            Route::Status(code, reason) => {
-                let body = match code {
-                404 => format!("404 not found: {} (the WebSocket is at /<path>/ws)\n", head.path),
-                426 => "this is a WebSocket endpoint: connect with rtcscope or a WebSocket client\n"
-                    .to_owned(),
-                _ => format!("{code} {reason}\n"),
-            };
-                http::respond(&mut tcp, code, reason, "text/plain; charset=utf-8", &body).await;
-                return;
-            }
-        };
-    let stream = PrefixedStream::new(bytes, tcp);
-    let ws = match tokio_tungstenite::accept_hdr_async(stream, allow_any_origin).await {
-        Ok(ws) => ws,
-        Err(e) => {
-            tracing::info!(%peer, "serve: WebSocket handshake failed: {e}");
-            return;
-        }
-    };
-
+    let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     shared.totals.connections.fetch_add(1, Ordering::Relaxed);
     shared.totals.active.fetch_add(1, Ordering::Relaxed);
@@ -112,6 +55,7 @@ pub(super) async fn handle(
         id,
         peer,
         path: path.clone(),
+        kind: SignalingKind::WebSocket,
     });
 
     let counters = Arc::new(ConnCounters::default());
@@ -127,15 +71,6 @@ pub(super) async fn handle(
         payload_bytes: counters.payload_bytes.load(Ordering::Relaxed),
         lived,
     });
-}
-
-/// The upgrade callback: MediaMTX sent `Access-Control-Allow-Origin: *` (its default `webrtcAllowOrigin`).
-#[allow(clippy::result_large_err)] // the signature is tungstenite's
-fn allow_any_origin(_req: &Request, mut resp: Response) -> Result<Response, ErrorResponse> {
-    if let Ok(v) = "*".parse() {
-        resp.headers_mut().insert("Access-Control-Allow-Origin", v);
-    }
-    Ok(resp)
 }
 
 /// Run the protocol on an open WebSocket; returns why it ended (the socket is closed on return).
@@ -442,62 +377,6 @@ async fn negotiate_and_stream(
         );
     }
     end
-}
-
-/// Write synthetic frames at the configured rate until aborted, the track refuses them for 2 s, or
-/// `limit` (a deliberate fault) has passed.
-async fn send_media(
-    shared: Arc<Shared>,
-    writer: VideoWriter,
-    counters: Arc<ConnCounters>,
-    id: u64,
-    limit: Option<Duration>,
-) {
-    let started = Instant::now();
-    let opts = &shared.opts;
-    let mut frames =
-        FrameGenerator::new(opts.codec, opts.bitrate, opts.fps, opts.keyframe_interval);
-    let period = Duration::from_secs_f64(1.0 / f64::from(opts.fps.max(1)));
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut failures = 0u32;
-    tracing::debug!(
-        id,
-        payload_type = writer.payload_type(),
-        "serve: sending video"
-    );
-    loop {
-        tick.tick().await;
-        if let Some(limit) = limit
-            && started.elapsed() >= limit
-        {
-            tracing::info!(id, "serve: fault injected: video stopped after {limit:?}");
-            return;
-        }
-        let frame = frames.next_frame();
-        let len = frame.data.len() as u64;
-        match writer.write(frame.data, period, Instant::now()).await {
-            Ok(()) => {
-                failures = 0;
-                counters.frames.fetch_add(1, Ordering::Relaxed);
-                counters.payload_bytes.fetch_add(len, Ordering::Relaxed);
-                let t = &shared.totals;
-                t.frames.fetch_add(1, Ordering::Relaxed);
-                t.payload_bytes.fetch_add(len, Ordering::Relaxed);
-                if frame.keyframe {
-                    t.keyframes.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            Err(e) => {
-                failures += 1;
-                tracing::debug!(id, "serve: frame {}: {e}", frame.index);
-                if failures > opts.fps.max(1) * 2 {
-                    tracing::warn!(id, "serve: the track refuses frames ({e}); stopping video");
-                    return;
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

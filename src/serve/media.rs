@@ -1,0 +1,74 @@
+//! The synthetic video of one session (WebSocket connection or WHEP session), once it is connected.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::Shared;
+use super::synth::FrameGenerator;
+use crate::webrtc_adapter::sender::VideoWriter;
+
+/// Counters of one connection, shared with its media task.
+#[derive(Default)]
+pub(super) struct ConnCounters {
+    /// Frames written.
+    pub(super) frames: AtomicU64,
+    /// Payload bytes written.
+    pub(super) payload_bytes: AtomicU64,
+}
+
+/// Write synthetic frames at the configured rate until aborted, the track refuses them for 2 s, or
+/// `limit` (a deliberate fault) has passed.
+pub(super) async fn send_media(
+    shared: Arc<Shared>,
+    writer: VideoWriter,
+    counters: Arc<ConnCounters>,
+    id: u64,
+    limit: Option<Duration>,
+) {
+    let started = Instant::now();
+    let opts = &shared.opts;
+    let mut frames =
+        FrameGenerator::new(opts.codec, opts.bitrate, opts.fps, opts.keyframe_interval);
+    let period = Duration::from_secs_f64(1.0 / f64::from(opts.fps.max(1)));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut failures = 0u32;
+    tracing::debug!(
+        id,
+        payload_type = writer.payload_type(),
+        "serve: sending video"
+    );
+    loop {
+        tick.tick().await;
+        if let Some(limit) = limit
+            && started.elapsed() >= limit
+        {
+            tracing::info!(id, "serve: fault injected: video stopped after {limit:?}");
+            return;
+        }
+        let frame = frames.next_frame();
+        let len = frame.data.len() as u64;
+        match writer.write(frame.data, period, Instant::now()).await {
+            Ok(()) => {
+                failures = 0;
+                counters.frames.fetch_add(1, Ordering::Relaxed);
+                counters.payload_bytes.fetch_add(len, Ordering::Relaxed);
+                let t = &shared.totals;
+                t.frames.fetch_add(1, Ordering::Relaxed);
+                t.payload_bytes.fetch_add(len, Ordering::Relaxed);
+                if frame.keyframe {
+                    t.keyframes.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::debug!(id, "serve: frame {}: {e}", frame.index);
+                if failures > opts.fps.max(1) * 2 {
+                    tracing::warn!(id, "serve: the track refuses frames ({e}); stopping video");
+                    return;
+                }
+            }
+        }
+    }
+}
