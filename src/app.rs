@@ -22,6 +22,8 @@ pub enum Outcome {
     IceFailed,
     /// Connected but no media arrived (exit 5).
     NoMedia,
+    /// `probe`: at least one ICE server failed (exit 6).
+    ProbeFailed,
 }
 
 impl Outcome {
@@ -32,6 +34,7 @@ impl Outcome {
             Outcome::SignalingFailed => 3,
             Outcome::IceFailed => 4,
             Outcome::NoMedia => 5,
+            Outcome::ProbeFailed => 6,
         }
     }
 }
@@ -85,6 +88,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             crate::serve::run(args).await?;
             Ok(Outcome::Done)
         }
+        Some(Command::Probe(args)) => crate::probe::run(args).await,
         Some(Command::Demo(args)) => {
             let listen = "127.0.0.1:0".parse().context("demo listen address")?;
             let server = crate::serve::start(listen, args.sender.clone())

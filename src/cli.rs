@@ -20,6 +20,7 @@ EXAMPLES:
   rtcscope http://host:8889/cam/whep         # WHEP (MediaMTX >= 0.23, Janus, GStreamer, Cloudflare...)
   rtcscope --headless --duration 30s URL     # NDJSON events on stdout for 30 s
   rtcscope serve --listen 0.0.0.0:8889       # a test sender for another host's viewer (like iperf)
+  rtcscope probe turn:user:pass@host:3478    # test STUN/TURN servers on their own (also TCP/TLS)
 
 HEADLESS MODE:
   When stdout is not a terminal, or with --headless, every engine event is printed as one JSON
@@ -31,7 +32,8 @@ EXIT CODES:
   2  usage error
   3  signaling failed (never reached the answer)
   4  ICE failed (answer received, never connected)
-  5  connected but no media arrived";
+  5  connected but no media arrived
+  6  probe: at least one ICE server failed (0 when every one worked)";
 
 /// rtcscope: watch a WebRTC viewer negotiation step by step, and see where and why it breaks.
 #[derive(Debug, Parser)]
@@ -62,6 +64,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run `serve` and the viewer against it in one process: see the tool work with no server of your own.
     Demo(DemoArgs),
+    /// Test STUN/TURN servers on their own: STUN binding (mapped address, RTT) and TURN allocate over
+    /// UDP, TCP or TLS (authentication, relayed address, lifetime). Exit 6 if any failed.
+    Probe(ProbeArgs),
 }
 
 /// Options of the viewer.
@@ -239,6 +244,40 @@ pub struct DemoArgs {
 
     #[command(flatten)]
     pub sender: SenderOptions,
+}
+
+/// Options of `probe`.
+#[derive(Debug, Args, Clone)]
+pub struct ProbeArgs {
+    /// ICE servers to probe: `stun:host[:port]`, `stuns:host`, `turn:user:pass@host:port`,
+    /// `turn:host:port?transport=tcp`, `turns:host:port` (TLS), or MediaMTX's `turn:user:pass:host:port`.
+    #[arg(value_name = "URL", required = true, num_args = 1..)]
+    pub servers: Vec<String>,
+
+    /// Username for TURN URLs that carry none.
+    #[arg(long, value_name = "USER")]
+    pub ice_username: Option<String>,
+
+    /// Credential for TURN URLs that carry none.
+    #[arg(long, value_name = "PASS")]
+    pub ice_credential: Option<String>,
+
+    /// Accept a TLS certificate that does not verify (turns:, stuns:).
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Bound on each step (DNS, connect, TLS handshake, each STUN transaction with its UDP
+    /// retransmissions at 500 ms, 1 s, 2 s).
+    #[arg(long, value_parser = parse_duration, default_value = "3s", value_name = "DURATION")]
+    pub timeout: Duration,
+
+    /// Also probe over TCP the stun:/turn: URLs that name no transport.
+    #[arg(long)]
+    pub all_transports: bool,
+
+    /// Print a JSON array of results instead of one line per result.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Parse a bitrate: `2000000`, `2M`, `500k`, `1.5M`.

@@ -694,6 +694,12 @@ pub enum Event {
         /// The warning.
         message: String,
     },
+    /// The result of probing one ICE-server URL over one transport on its own (STUN binding or TURN
+    /// allocate; see [`crate::probe`]), independently of the peer connection.
+    ProbeResult {
+        /// What the probe found (URL masked, outcome, RTT, mapped/relayed address, TURN-REST expiry).
+        result: crate::probe::ProbeResult,
+    },
     /// The last event.
     Ended {
         /// Why the session ended.
@@ -739,6 +745,7 @@ impl Event {
             Event::HttpFailed { .. } => "http_failed",
             Event::IceRestart { .. } => "ice_restart",
             Event::Info { .. } => "info",
+            Event::ProbeResult { .. } => "probe_result",
             Event::Ended { .. } => "ended",
         }
     }

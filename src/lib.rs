@@ -17,6 +17,7 @@ pub mod engine;
 pub mod event;
 pub mod logging;
 pub mod model;
+pub mod probe;
 pub mod proto;
 pub mod report;
 pub mod sanitize;

@@ -10,6 +10,7 @@
 //! - a NACK/RTX storm under loss when RTX is negotiated: the viewer caps NACKs per packet (see [`viewer`]).
 
 pub mod sender;
+pub mod stun_turn;
 pub mod viewer;
 
 mod convert;

@@ -1,0 +1,641 @@
+//! The ICE-server probe: test each STUN/TURN server on its own, independently of any peer
+//! connection, and say in words what works.
+//!
+//! - `stun:` — a Binding request over UDP: round-trip time and the mapped (server-reflexive) address;
+//!   retransmitted at 500 ms, 1 s, 2 s… (RFC 5389 §7.2.1) up to [`ProbeOptions::max_tries`] and
+//!   [`ProbeOptions::timeout`]. `stuns:` does the same over TLS.
+//! - `turn:` / `turn:…?transport=tcp` / `turns:` — an Allocate over UDP, TCP or TLS: the anonymous
+//!   request draws a 401 with the realm and nonce, the second carries the long-term credentials.
+//!   Success gives the relayed address, lifetime and round-trip time, and a Refresh with lifetime 0
+//!   frees the allocation again. Failure gives the STUN error code and reason (401 wrong
+//!   credentials, 438 stale nonce, 486 quota, 508 capacity…). TURN over TCP/TLS is exactly what the
+//!   viewer's WebRTC stack (webrtc-rs 0.21) cannot try itself.
+//!
+//! The STUN/TURN messages come from the `rtc` crate's codec through
+//! [`crate::webrtc_adapter::stun_turn`]; this module owns the sockets, timers and the flow. Every
+//! wait is bounded: DNS, connect, TLS handshake and each transaction by [`ProbeOptions::timeout`].
+//! Results are [`ProbeResult`]s (serialisable, one per URL and transport) with a one-line
+//! [`ProbeResult::summary`].
+
+pub mod result;
+mod stream;
+pub mod target;
+mod udp;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+pub use result::{ProbeKind, ProbeOutcome, ProbeResult, ProbeTransport, TurnRestInfo};
+
+use crate::proto::ice_server::{IceServerSpec, mask_username};
+use crate::webrtc_adapter::stun_turn::{
+    self, CodecError, Integrity, LongTermAuth, StunResponse, TxId,
+};
+use stream::StreamChannel;
+use target::Target;
+use udp::{Schedule, UdpChannel};
+
+/// How to probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeOptions {
+    /// Bound on each step: DNS, TCP connect, TLS handshake, and each STUN transaction.
+    pub timeout: Duration,
+    /// First UDP retransmission timeout, doubled after each try (RFC 5389: 500 ms).
+    pub initial_rto: Duration,
+    /// Most UDP requests per transaction (the first send included).
+    pub max_tries: u32,
+    /// Accept any TLS certificate (`turns:`/`stuns:`).
+    pub insecure: bool,
+    /// Also probe over TCP the `stun:`/`turn:` URLs that name no transport.
+    pub all_transports: bool,
+}
+
+impl Default for ProbeOptions {
+    /// 3 s per step, 500 ms first RTO, at most 4 tries (3 fit in the default 3 s: at 0, 0.5 and
+    /// 1.5 s), certificates verified, transports as the URLs say.
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(3),
+            initial_rto: Duration::from_millis(500),
+            max_tries: 4,
+            insecure: false,
+            all_transports: false,
+        }
+    }
+}
+
+/// A response and how it came.
+pub(crate) struct Exchange {
+    /// The response.
+    resp: StunResponse,
+    /// From the last send to the response.
+    rtt: Duration,
+    /// Requests sent.
+    tries: u32,
+}
+
+/// Why a transaction produced no response.
+pub(crate) enum TxError {
+    /// Nothing came back before the deadline.
+    Timeout {
+        tries: u32,
+        waited: Duration,
+        icmp_unreachable: bool,
+    },
+    /// The socket failed (send/receive error).
+    Io(String),
+    /// The server sent something unusable, or closed the stream.
+    Protocol(String),
+}
+
+/// A response parser for one transaction.
+pub(crate) type Parse<'a> = &'a (dyn Fn(&[u8]) -> Result<StunResponse, CodecError> + Sync);
+
+/// The way to the server.
+enum Channel {
+    Udp(UdpChannel),
+    Stream(StreamChannel),
+}
+
+impl Channel {
+    async fn transact(
+        &mut self,
+        req: &[u8],
+        parse: Parse<'_>,
+        opts: &ProbeOptions,
+    ) -> Result<Exchange, TxError> {
+        match self {
+            Channel::Udp(c) => {
+                let schedule = Schedule {
+                    rto: opts.initial_rto,
+                    max_tries: opts.max_tries,
+                    timeout: opts.timeout,
+                };
+                c.transact(req, parse, schedule).await
+            }
+            Channel::Stream(c) => c.transact(req, parse, opts.timeout).await,
+        }
+    }
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+impl TxError {
+    fn into_outcome(self) -> ProbeOutcome {
+        match self {
+            TxError::Timeout {
+                tries,
+                waited,
+                icmp_unreachable,
+            } => ProbeOutcome::Timeout {
+                tries,
+                waited_ms: millis(waited),
+                icmp_unreachable,
+            },
+            TxError::Io(error) => ProbeOutcome::ConnectError { error },
+            TxError::Protocol(error) => ProbeOutcome::ProtocolError { error },
+        }
+    }
+
+    fn tries(&self) -> u32 {
+        match self {
+            TxError::Timeout { tries, .. } => *tries,
+            _ => 1,
+        }
+    }
+}
+
+/// Probe every URL of one ICE-server entry: one result per URL and transport, in URL order.
+/// URLs are probed concurrently.
+pub async fn probe_server(spec: &IceServerSpec, opts: &ProbeOptions) -> Vec<ProbeResult> {
+    let mut jobs: Vec<Result<Target, ProbeResult>> = Vec::new();
+    for url in &spec.urls {
+        match target::targets(url, opts.all_transports) {
+            Ok(ts) => jobs.extend(ts.into_iter().map(Ok)),
+            Err(error) => jobs.push(Err(invalid(url, error))),
+        }
+    }
+    futures_util::future::join_all(jobs.into_iter().map(|job| async move {
+        match job {
+            Ok(t) => probe_target(t, spec, opts).await,
+            Err(r) => r,
+        }
+    }))
+    .await
+}
+
+/// Probe every entry: all results, in order, entries probed concurrently.
+pub async fn probe_all(specs: &[IceServerSpec], opts: &ProbeOptions) -> Vec<ProbeResult> {
+    futures_util::future::join_all(specs.iter().map(|s| probe_server(s, opts)))
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The result for a URL that cannot be probed.
+fn invalid(url: &str, error: String) -> ProbeResult {
+    let mut r = blank(
+        crate::proto::ice_server::mask_url(url.trim()),
+        String::new(),
+        0,
+        ProbeTransport::Udp,
+        target::kind_of(url),
+    );
+    r.outcome = ProbeOutcome::InvalidUrl { error };
+    r
+}
+
+fn blank(
+    url: String,
+    host: String,
+    port: u16,
+    transport: ProbeTransport,
+    kind: ProbeKind,
+) -> ProbeResult {
+    ProbeResult {
+        url,
+        transport,
+        kind,
+        host,
+        port,
+        outcome: ProbeOutcome::Ok,
+        server_address: None,
+        local_address: None,
+        rtt_ms: None,
+        connect_ms: None,
+        tls_ms: None,
+        mapped_address: None,
+        relayed_address: None,
+        lifetime_s: None,
+        released: None,
+        attempts: 0,
+        elapsed_ms: 0.0,
+        username: None,
+        turn_rest: None,
+        software: None,
+    }
+}
+
+/// Resolve `host:port` within `timeout`, preferring IPv4.
+async fn resolve(host: &str, port: u16, timeout: Duration) -> Result<SocketAddr, String> {
+    let lookup = tokio::net::lookup_host((host, port));
+    let addrs: Vec<SocketAddr> = match tokio::time::timeout(timeout, lookup).await {
+        Err(_) => {
+            return Err(format!(
+                "no DNS answer within {:.1} s",
+                timeout.as_secs_f64()
+            ));
+        }
+        Ok(Err(e)) => return Err(e.to_string()),
+        Ok(Ok(a)) => a.collect(),
+    };
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| "the name has no addresses".to_owned())
+}
+
+/// Run one probe.
+async fn probe_target(t: Target, spec: &IceServerSpec, opts: &ProbeOptions) -> ProbeResult {
+    let started = Instant::now();
+    let mut r = blank(t.url.clone(), t.host.clone(), t.port, t.transport, t.kind);
+    let (user, pass) = match (&spec.username, &spec.credential, &t.url_credentials) {
+        (Some(u), c, _) => (Some(u.clone()), c.clone()),
+        (None, c, Some((u, p))) => (Some(u.clone()), c.clone().or_else(|| p.clone())),
+        (None, c, None) => (None, c.clone()),
+    };
+    if t.kind == ProbeKind::TurnAllocate {
+        r.username = user.as_deref().map(mask_username);
+    }
+    exchange(&t, user.as_deref(), pass.as_deref(), opts, &mut r).await;
+    r.elapsed_ms = millis(started.elapsed());
+    if t.kind == ProbeKind::TurnAllocate
+        && let Some(u) = &user
+    {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        r.turn_rest = result::turn_rest_info(u, now, &r.outcome);
+    }
+    r
+}
+
+/// Connect and run the exchange, filling `r`.
+async fn exchange(
+    t: &Target,
+    user: Option<&str>,
+    pass: Option<&str>,
+    opts: &ProbeOptions,
+    r: &mut ProbeResult,
+) {
+    let server = match resolve(&t.host, t.port, opts.timeout).await {
+        Ok(a) => a,
+        Err(error) => {
+            r.outcome = ProbeOutcome::DnsError { error };
+            return;
+        }
+    };
+    r.server_address = Some(server);
+    let mut channel = match t.transport {
+        ProbeTransport::Udp => match UdpChannel::open(server).await {
+            Ok(c) => {
+                r.local_address = c.local_addr();
+                Channel::Udp(c)
+            }
+            Err(e) => {
+                r.outcome = ProbeOutcome::ConnectError {
+                    error: format!("cannot open a UDP socket: {e}"),
+                };
+                return;
+            }
+        },
+        ProbeTransport::Tcp | ProbeTransport::Tls => {
+            let t0 = Instant::now();
+            let tcp = match stream::connect_tcp(server, opts.timeout).await {
+                Ok(s) => s,
+                Err(error) => {
+                    r.outcome = ProbeOutcome::ConnectError { error };
+                    return;
+                }
+            };
+            r.connect_ms = Some(millis(t0.elapsed()));
+            r.local_address = tcp.local_addr().ok();
+            if t.transport == ProbeTransport::Tls {
+                let t1 = Instant::now();
+                match stream::tls_handshake(tcp, &t.host, opts.insecure, opts.timeout).await {
+                    Ok(tls) => {
+                        r.tls_ms = Some(millis(t1.elapsed()));
+                        Channel::Stream(StreamChannel::new(tls))
+                    }
+                    Err(error) => {
+                        r.outcome = ProbeOutcome::TlsError { error };
+                        return;
+                    }
+                }
+            } else {
+                Channel::Stream(StreamChannel::new(tcp))
+            }
+        }
+    };
+    match t.kind {
+        ProbeKind::StunBinding => binding(&mut channel, opts, r).await,
+        ProbeKind::TurnAllocate => allocate(&mut channel, user, pass, opts, r).await,
+    }
+}
+
+/// An encoding failure as an outcome (e.g. a username too long for its attribute).
+fn encode_failed(e: CodecError) -> ProbeOutcome {
+    ProbeOutcome::InvalidUrl {
+        error: e.to_string(),
+    }
+}
+
+/// One transaction, counting its tries into `r.attempts`.
+async fn transact(
+    channel: &mut Channel,
+    req: &[u8],
+    parse: Parse<'_>,
+    opts: &ProbeOptions,
+    r: &mut ProbeResult,
+) -> Result<Exchange, ProbeOutcome> {
+    match channel.transact(req, parse, opts).await {
+        Ok(x) => {
+            r.attempts += x.tries;
+            if r.software.is_none() {
+                r.software = x.resp.software.clone();
+            }
+            Ok(x)
+        }
+        Err(e) => {
+            r.attempts += e.tries();
+            Err(e.into_outcome())
+        }
+    }
+}
+
+/// STUN Binding: the mapped address.
+async fn binding(channel: &mut Channel, opts: &ProbeOptions, r: &mut ProbeResult) {
+    let tid = stun_turn::new_transaction_id();
+    let req = match stun_turn::binding_request(tid) {
+        Ok(b) => b,
+        Err(e) => {
+            r.outcome = encode_failed(e);
+            return;
+        }
+    };
+    let parse = move |b: &[u8]| stun_turn::parse_binding_response(b, &tid);
+    let x = match transact(channel, &req, &parse, opts, r).await {
+        Ok(x) => x,
+        Err(o) => {
+            r.outcome = o;
+            return;
+        }
+    };
+    r.rtt_ms = Some(millis(x.rtt));
+    r.outcome = match (x.resp.error, x.resp.mapped) {
+        (Some(e), _) => ProbeOutcome::StunError {
+            code: e.code,
+            reason: e.reason,
+            authenticated: false,
+        },
+        (None, Some(m)) => {
+            r.mapped_address = Some(m);
+            ProbeOutcome::Ok
+        }
+        (None, None) => ProbeOutcome::ProtocolError {
+            error: "Binding success without a mapped address".into(),
+        },
+    };
+}
+
+/// An error response as an outcome.
+fn stun_error(e: stun_turn::StunErrorCode, authenticated: bool) -> ProbeOutcome {
+    ProbeOutcome::StunError {
+        code: e.code,
+        reason: e.reason,
+        authenticated,
+    }
+}
+
+/// TURN Allocate (anonymous, then with credentials), then Refresh with lifetime 0.
+async fn allocate(
+    channel: &mut Channel,
+    user: Option<&str>,
+    pass: Option<&str>,
+    opts: &ProbeOptions,
+    r: &mut ProbeResult,
+) {
+    // 1. Anonymous: the server answers 401 with its realm and nonce.
+    let tid = stun_turn::new_transaction_id();
+    let req = match stun_turn::allocate_request(tid, None) {
+        Ok(b) => b,
+        Err(e) => {
+            r.outcome = encode_failed(e);
+            return;
+        }
+    };
+    let parse = move |b: &[u8]| stun_turn::parse_allocate_response(b, &tid, None);
+    let first = match transact(channel, &req, &parse, opts, r).await {
+        Ok(x) => x,
+        Err(o) => {
+            r.outcome = o;
+            return;
+        }
+    };
+    r.rtt_ms = Some(millis(first.rtt));
+    let challenge = first.resp;
+    let (realm, mut nonce) = match &challenge.error {
+        None => {
+            // An open relay: no authentication asked for.
+            record_allocation(&challenge, r);
+            if r.is_ok() {
+                release(channel, None, opts, r).await;
+            }
+            return;
+        }
+        Some(e) if e.code == 401 => match (&challenge.realm, &challenge.nonce) {
+            (Some(realm), Some(nonce)) => (realm.clone(), nonce.clone()),
+            _ => {
+                r.outcome = ProbeOutcome::ProtocolError {
+                    error: "401 without REALM and NONCE: cannot authenticate".into(),
+                };
+                return;
+            }
+        },
+        Some(e) => {
+            r.outcome = stun_error(e.clone(), false);
+            return;
+        }
+    };
+    let (Some(user), Some(pass)) = (user, pass) else {
+        if let Some(e) = challenge.error {
+            r.outcome = stun_error(e, false);
+        }
+        return;
+    };
+
+    // 2. With long-term credentials; one retry on 438 Stale Nonce with the new nonce.
+    let mut auth = match LongTermAuth::new(user, pass, &realm, &nonce) {
+        Ok(a) => a,
+        Err(e) => {
+            r.outcome = encode_failed(e);
+            return;
+        }
+    };
+    let mut stale_retried = false;
+    let resp = loop {
+        let tid = stun_turn::new_transaction_id();
+        let req = match stun_turn::allocate_request(tid, Some(&auth)) {
+            Ok(b) => b,
+            Err(e) => {
+                r.outcome = encode_failed(e);
+                return;
+            }
+        };
+        let a = auth.clone();
+        let parse = move |b: &[u8]| stun_turn::parse_allocate_response(b, &tid, Some(&a));
+        let x = match transact(channel, &req, &parse, opts, r).await {
+            Ok(x) => x,
+            Err(o) => {
+                r.outcome = o;
+                return;
+            }
+        };
+        match (&x.resp.error, &x.resp.nonce) {
+            (Some(e), Some(n)) if e.code == 438 && !stale_retried && *n != nonce => {
+                stale_retried = true;
+                nonce = n.clone();
+                auth = auth.with_nonce(n);
+            }
+            _ => break x.resp,
+        }
+    };
+    if let Some(e) = resp.error {
+        r.outcome = stun_error(e, true);
+        return;
+    }
+    if resp.integrity == Integrity::Invalid {
+        r.outcome = ProbeOutcome::ProtocolError {
+            error: "the Allocate success response fails its MESSAGE-INTEGRITY check".into(),
+        };
+        return;
+    }
+    record_allocation(&resp, r);
+    if r.is_ok() {
+        release(channel, Some(auth), opts, r).await;
+    }
+}
+
+/// Take the relayed address and lifetime of an Allocate success into `r`.
+fn record_allocation(resp: &StunResponse, r: &mut ProbeResult) {
+    r.mapped_address = resp.mapped;
+    r.lifetime_s = resp.lifetime_s;
+    match resp.relayed {
+        Some(a) => {
+            r.relayed_address = Some(a);
+            r.outcome = ProbeOutcome::Ok;
+        }
+        None => {
+            r.outcome = ProbeOutcome::ProtocolError {
+                error: "Allocate success without XOR-RELAYED-ADDRESS".into(),
+            };
+        }
+    }
+}
+
+/// Free the allocation: Refresh with lifetime 0 (one retry on 438 Stale Nonce). Sets `r.released`.
+async fn release(
+    channel: &mut Channel,
+    auth: Option<LongTermAuth>,
+    opts: &ProbeOptions,
+    r: &mut ProbeResult,
+) {
+    // An open relay (no credentials) cannot be refreshed with MESSAGE-INTEGRITY; it expires.
+    let Some(mut auth) = auth else {
+        r.released = Some(false);
+        return;
+    };
+    for _ in 0..2 {
+        let tid: TxId = stun_turn::new_transaction_id();
+        let Ok(req) = stun_turn::refresh_request(tid, 0, &auth) else {
+            r.released = Some(false);
+            return;
+        };
+        let a = auth.clone();
+        let parse = move |b: &[u8]| stun_turn::parse_refresh_response(b, &tid, &a);
+        let Ok(x) = transact(channel, &req, &parse, opts, r).await else {
+            r.released = Some(false);
+            return;
+        };
+        match (&x.resp.error, &x.resp.nonce) {
+            (None, _) => {
+                r.released = Some(true);
+                return;
+            }
+            (Some(e), Some(n)) if e.code == 438 => auth = auth.with_nonce(n),
+            (Some(_), _) => {
+                r.released = Some(false);
+                return;
+            }
+        }
+    }
+    r.released = Some(false);
+}
+
+/// `rtcscope probe`: probe the servers given, print one line per result (or a JSON array), and
+/// return [`crate::app::Outcome::ProbeFailed`] (exit 6) if any failed.
+pub async fn run(args: crate::cli::ProbeArgs) -> anyhow::Result<crate::app::Outcome> {
+    if args.timeout < MIN_TIMEOUT {
+        return Err(crate::config::UsageError(format!(
+            "--timeout must be at least {} ms",
+            MIN_TIMEOUT.as_millis()
+        ))
+        .into());
+    }
+    let specs = args
+        .servers
+        .iter()
+        .map(|s| {
+            crate::proto::ice_server::parse_cli_ice_server(
+                s,
+                args.ice_username.as_deref(),
+                args.ice_credential.as_deref(),
+            )
+            .map_err(crate::config::UsageError)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let opts = ProbeOptions {
+        timeout: args.timeout,
+        insecure: args.insecure,
+        all_transports: args.all_transports,
+        ..ProbeOptions::default()
+    };
+    let results = probe_all(&specs, &opts).await;
+    print_results(&results, args.json)?;
+    Ok(if results.iter().all(ProbeResult::is_ok) {
+        crate::app::Outcome::Done
+    } else {
+        crate::app::Outcome::ProbeFailed
+    })
+}
+
+/// The shortest `--timeout` accepted: below it not even one UDP retransmission fits.
+const MIN_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// A result with its summary, for `--json`.
+#[derive(serde::Serialize)]
+struct WithSummary<'a> {
+    #[serde(flatten)]
+    result: &'a ProbeResult,
+    summary: String,
+}
+
+fn print_results(results: &[ProbeResult], json: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if json {
+        let v: Vec<WithSummary<'_>> = results
+            .iter()
+            .map(|r| WithSummary {
+                result: r,
+                summary: r.summary(),
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &v)?;
+        writeln!(out)?;
+    } else {
+        for r in results {
+            writeln!(out, "{}", r.summary())?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
