@@ -1,6 +1,6 @@
 //! The HTTP side of the signaling port (hyper 1, HTTP/1.1): routing, the tiny page, the WebSocket
-//! upgrade handed to [`super::ws`], and the WHEP endpoint and session resources handed to
-//! [`super::whep`]. Every request is recorded (see [`super::ServeHandle::requests`]).
+//! upgrade handed to the `ws` module, and the WHEP endpoint and session resources handed to
+//! the `whep` module. Every request is recorded (see [`super::ServeHandle::requests`]).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -61,6 +61,10 @@ impl Default for ServeTuning {
 
 /// A deliberate failure, applied to every connection. Each one reproduces a field failure at a known
 /// phase; closes are TCP closes without a close frame, as MediaMTX's errors were.
+///
+/// On WHEP: `CloseAfterIceServers` and `CloseAfterOffer` drop the POST's connection without a response;
+/// `NoIce` answers without candidates and ignores trickled ones; `NoMedia` and `StopMediaAfter` act as on
+/// the WebSocket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// Close right after sending the ICE-server list (the viewer sees the socket close before its offer
