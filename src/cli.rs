@@ -87,6 +87,11 @@ pub struct ViewerOptions {
     #[arg(long)]
     pub headless: bool,
 
+    /// Do not probe the session's ICE servers (STUN binding, TURN allocate over UDP/TCP/TLS) alongside
+    /// the negotiation.
+    #[arg(long)]
+    pub no_probe: bool,
+
     /// No colours in the TUI (also when the NO_COLOR environment variable is set).
     #[arg(long)]
     pub no_color: bool,

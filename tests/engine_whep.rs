@@ -259,7 +259,10 @@ async fn created_with_relative_location_no_etag_escaped_link_then_trickle_405_an
         "{methods:?}"
     );
     let notes = infos(&events);
-    assert!(notes.iter().any(|n| n.contains("no ETag")), "{notes:?}");
+    assert!(
+        notes.iter().any(|n| n.contains("without ETag")),
+        "{notes:?}"
+    );
     assert!(notes.iter().any(|n| n.contains("trickle")), "{notes:?}");
     // The Link servers (escaped quotes and backslash) were used, credentials masked in events.
     let ice = events
@@ -483,11 +486,36 @@ async fn page_url_detects_whep_or_falls_back_to_the_websocket() {
         Event::SessionStarted { protocol: rtcscope::event::Protocol::Whep, target, .. } if target.ends_with("/cam/whep")
     ));
     assert!(infos(&events).iter().any(|i| i.contains("protocol: WHEP")));
-    // The built-in sender has no WHEP endpoint for that page: the WebSocket protocol is used.
+    // The built-in sender speaks WHEP too: detected from its page URL, with media.
     let serve = rtcscope::serve::start("127.0.0.1:0".parse().unwrap(), common::sender_options(&[]))
         .await
         .unwrap();
     let page = format!("http://{}/cam/", serve.local_addr());
+    let events = collect(
+        viewer(&["--duration", "3s", &page]),
+        Duration::from_secs(20),
+    )
+    .await;
+    let t = dump(&events);
+    assert!(
+        matches!(
+            &events[0].event,
+            Event::SessionStarted {
+                protocol: rtcscope::event::Protocol::Whep,
+                ..
+            }
+        ),
+        "{t}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e.event, Event::FirstMedia { .. })),
+        "{t}"
+    );
+    // A server without WHEP (a WebSocket-only proxy in front of serve): the legacy protocol is used.
+    let proxy = common::FaultProxy::start(serve.ws_url("cam"), common::Fault::None, 0).await;
+    let page = format!("http://{}/cam/", proxy.addr);
     let events = collect(
         viewer(&["--duration", "3s", &page]),
         Duration::from_secs(20),
@@ -503,6 +531,12 @@ async fn page_url_detects_whep_or_falls_back_to_the_websocket() {
                 ..
             }
         ),
+        "{t}"
+    );
+    assert!(
+        infos(&events)
+            .iter()
+            .any(|i| i.contains("legacy WebSocket")),
         "{t}"
     );
     assert!(
@@ -567,4 +601,69 @@ async fn a_406_counter_offer_is_answered_with_a_patch() {
     assert_eq!(trickle.header("if-match"), Some("\"c1\""));
     assert_eq!(seen.last().map(|s| s.method.as_str()), Some("DELETE"));
     assert!(restarts(&events).is_empty(), "{t}");
+}
+
+/// WHEP end to end against the built-in sender: media flows, an ICE restart by PATCH reconnects with
+/// media still flowing (no full restart), and DELETE reaches the server on exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whep_against_serve_with_an_ice_restart_keeps_media_flowing() {
+    let serve = rtcscope::serve::start("127.0.0.1:0".parse().unwrap(), common::sender_options(&[]))
+        .await
+        .unwrap();
+    let url = format!("http://{}/cam/whep", serve.local_addr());
+    let mut handle = viewer(&["--duration", "8s", &url]);
+    let mut events: Vec<Stamped> = Vec::new();
+    let mut restart_sent_at = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, handle.events.recv()).await {
+        if restart_sent_at.is_none() && matches!(ev.event, Event::TrackStats { .. }) {
+            handle
+                .commands
+                .send(rtcscope::engine::EngineCommand::IceRestart)
+                .await
+                .unwrap();
+            restart_sent_at = Some(ev.t_ms);
+        }
+        events.push(ev);
+    }
+    let requests = serve.requests();
+    serve.shutdown().await;
+    let t = dump(&events);
+    assert!(
+        matches!(events.last().map(|e| &e.event), Some(Event::Ended { .. })),
+        "{t}"
+    );
+    let restart_at = restart_sent_at.unwrap_or_else(|| panic!("no media\n{t}"));
+    // The restart PATCH got a 200 with the server's new credentials.
+    let restart = events
+        .iter()
+        .position(|e| matches!(e.event, Event::IceRestart { .. }))
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(events[restart..].iter().any(|e| matches!(&e.event,
+        Event::HttpResponse { method, status: 200, kind: MessageKind::Sdpfrag, .. } if method == "PATCH")), "{t}");
+    // ICE went back to connected, no full restart, and media kept arriving afterwards.
+    assert!(events[restart..].iter().any(|e| matches!(&e.event,
+        Event::StateChanged { kind: rtcscope::event::StateKind::IceConnection, state } if state == "connected")), "{t}");
+    assert!(restarts(&events).is_empty(), "{t}");
+    let later: Vec<f64> = events
+        .iter()
+        .filter(|e| e.t_ms > restart_at + 2500.0)
+        .filter_map(|e| match &e.event {
+            Event::TrackStats { stats } => Some(stats.bitrate_bps),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !later.is_empty() && later.iter().all(|b| *b > 500_000.0),
+        "{later:?}\n{t}"
+    );
+    // The server saw the whole WHEP exchange, DELETE last.
+    let methods: Vec<&str> = requests.iter().map(|r| r.method.as_str()).collect();
+    assert_eq!(methods.first(), Some(&"OPTIONS"), "{methods:?}");
+    assert!(
+        methods.contains(&"POST") && methods.contains(&"PATCH"),
+        "{methods:?}"
+    );
+    assert_eq!(methods.last(), Some(&"DELETE"), "{methods:?}");
+    assert_eq!(requests.last().and_then(|r| r.status), Some(200));
 }

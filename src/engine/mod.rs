@@ -109,6 +109,9 @@ pub struct EngineConfig {
     pub policy: Policy,
     /// How often stats are polled.
     pub stats_interval: Duration,
+    /// Probe every ICE server the session uses (STUN binding, TURN allocate, also over TCP/TLS) alongside
+    /// the negotiation, once per server per session, as `probe_result` events.
+    pub probe: bool,
     /// Report the WebRTC stack's logged warnings as `warning` events (only when this process runs a
     /// single viewer: the log does not say which peer connection a record is about).
     pub stack_warnings: bool,
@@ -215,6 +218,13 @@ struct Driver {
     viewer_config: Option<ViewerConfig>,
     /// An informational line to emit right after `session_started` (protocol detection).
     pending_info: Option<String>,
+    /// ICE servers already probed in this session (by URL and username).
+    probed: std::collections::HashSet<String>,
+    /// Probe results from background tasks.
+    probe_tx: mpsc::UnboundedSender<crate::probe::ProbeResult>,
+    probe_rx: Option<mpsc::UnboundedReceiver<crate::probe::ProbeResult>>,
+    /// Draft deviations already reported (each once per session).
+    deviations_seen: std::collections::HashSet<&'static str>,
     tx: mpsc::Sender<Stamped>,
     start: Instant,
     seq: u64,
@@ -232,6 +242,7 @@ enum Wake {
     Command(Option<EngineCommand>),
     Http(whep::HttpDone),
     Stack(String),
+    Probe(Box<crate::probe::ProbeResult>),
     Connected(Option<ConnectResult>),
     Frame(Incoming),
     Peer(PeerEvent),
@@ -286,6 +297,7 @@ fn mid_and_ufrag(sdp: &str) -> (Option<String>, Option<String>) {
 impl Driver {
     fn new(cfg: EngineConfig, tx: mpsc::Sender<Stamped>) -> Self {
         let session = Session::new(cfg.policy);
+        let (probe_tx, probe_rx) = mpsc::unbounded_channel();
         let (protocol, url) = match &cfg.target {
             SignalingTarget::Ws(u) => (Protocol::Ws, u.clone()),
             SignalingTarget::Whep(u) | SignalingTarget::Detect { whep: u, .. } => {
@@ -302,6 +314,10 @@ impl Driver {
             late_ice_servers: Vec::new(),
             viewer_config: None,
             pending_info: None,
+            probed: std::collections::HashSet::new(),
+            probe_tx,
+            probe_rx: Some(probe_rx),
+            deviations_seen: std::collections::HashSet::new(),
             cfg,
             tx,
             start: Instant::now(),
@@ -415,6 +431,7 @@ impl Driver {
                     Some(ev) = recv_opt_unbounded(peer_rx) => Wake::Peer(ev),
                     Some(done) = recv_opt_unbounded(http_rx) => Wake::Http(done),
                     Some(line) = recv_opt_unbounded(&mut stack_rx) => Wake::Stack(line),
+                    Some(r) = recv_opt_unbounded(&mut self.probe_rx) => Wake::Probe(Box::new(r)),
                     _ = sleep => Wake::Timer,
                     _ = stats_tick.tick() => Wake::Stats,
                 }
@@ -432,6 +449,9 @@ impl Driver {
                 }
                 Wake::Stats => self.poll_stats().await,
                 Wake::Stack(line) => self.on_stack_log(line).await,
+                Wake::Probe(result) => {
+                    self.emit(Event::ProbeResult { result: *result }).await;
+                }
             }
         }
         // The stream ends when the sender is dropped (after `ended`).
@@ -480,6 +500,40 @@ impl Driver {
                 "protocol: the legacy WebSocket reader (WHEP probe timed out after 5 s)".into(),
             ),
         }
+    }
+
+    /// Probe, in the background, the ICE servers of this attempt not yet probed in the session: they
+    /// answer what the peer connection cannot (why no relay: refused credentials or no answer; TURN over
+    /// TCP/TLS, which this stack cannot use).
+    fn start_probes(&mut self, specs: &[IceServerSpec]) {
+        if !self.cfg.probe {
+            return;
+        }
+        let fresh: Vec<IceServerSpec> = specs
+            .iter()
+            .filter(|s| {
+                let key = format!("{:?}|{:?}", s.urls, s.username);
+                self.probed.insert(key)
+            })
+            .cloned()
+            .collect();
+        if fresh.is_empty() {
+            return;
+        }
+        let opts = crate::probe::ProbeOptions {
+            insecure: self.cfg.insecure,
+            ..crate::probe::ProbeOptions::default()
+        };
+        let tx = self.probe_tx.clone();
+        tokio::spawn(async move {
+            for spec in fresh {
+                for r in crate::probe::probe_server(&spec, &opts).await {
+                    if tx.send(r).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
     }
 
     /// A warning logged by the WebRTC stack: reported once per attempt per distinct text (a dead network
@@ -834,6 +888,7 @@ impl Driver {
             ice_timeouts: self.cfg.ice_timeouts,
         };
         self.viewer_config = Some(cfg.clone());
+        self.start_probes(&specs);
         let (ptx, prx) = mpsc::unbounded_channel();
         let peer = match ViewerPeer::build(&cfg, ptx).await {
             Ok(p) => Arc::new(p),

@@ -476,6 +476,15 @@ impl Driver {
             elapsed_ms: done.elapsed_ms,
         })
         .await;
+        let exchange = match done.purpose {
+            Purpose::Options => whep::Exchange::Options,
+            Purpose::Offer { .. } => whep::Exchange::Post,
+            Purpose::Trickle { .. } | Purpose::CounterAnswer => {
+                whep::Exchange::Patch { ice_restart: false }
+            }
+            Purpose::IceRestart => whep::Exchange::Patch { ice_restart: true },
+        };
+        self.report_deviations(exchange, &resp).await;
         match done.purpose {
             Purpose::Options => self.on_options(resp, done.elapsed_ms).await,
             Purpose::Offer { redirects } => self.on_post(done.url, resp, redirects).await,
@@ -492,6 +501,32 @@ impl Driver {
                     })
                     .await;
                 }
+            }
+        }
+    }
+
+    /// Where the server's response departs from the WHEP draft: information, each kind once a session.
+    async fn report_deviations(&mut self, exchange: whep::Exchange, resp: &HttpOut) {
+        let headers: Vec<(String, String)> = resp
+            .headers
+            .iter()
+            .filter_map(|(n, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (n.as_str().to_owned(), v.to_owned()))
+            })
+            .collect();
+        let refs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        for d in whep::response_deviations(exchange, resp.status, &refs, &resp.body) {
+            if self.deviations_seen.insert(d.key) {
+                self.emit(Event::Info {
+                    source: ErrorSource::Protocol,
+                    message: d.text,
+                })
+                .await;
             }
         }
     }
@@ -602,7 +637,11 @@ impl Driver {
                     Ok(next) if redirects < MAX_REDIRECTS => {
                         self.emit(Event::Info {
                             source: ErrorSource::Protocol,
-                            message: format!("POST redirected ({}) to {next}", resp.status),
+                            message: format!(
+                                "POST redirected ({}) to {}",
+                                resp.status,
+                                ice_server::mask_url(next.as_str())
+                            ),
                         })
                         .await;
                         let offer = match self.attempt.as_ref().and_then(|a| a.peer.clone()) {
@@ -633,15 +672,11 @@ impl Driver {
                 }
             }
             301..=303 => {
-                self.emit(Event::Warning {
-                    source: ErrorSource::Protocol,
-                    message: format!(
-                        "POST answered HTTP {}: WHEP redirects must be 307 (a {} would turn the POST into a GET); not followed",
-                        resp.status, resp.status
-                    ),
-                })
-                .await;
-                let error = self.http_error_text("POST", &resp);
+                // Not followed: a 301/302/303 turns the POST into a GET (reported as a deviation too).
+                let error = format!(
+                    "{} (WHEP redirects are 307; this one is not followed)",
+                    self.http_error_text("POST", &resp)
+                );
                 self.input(Input::SignalingFailed {
                     error,
                     http_status: Some(resp.status),
@@ -706,18 +741,6 @@ impl Driver {
                 self.protocol_error(text, Some(resp.body.clone())).await;
                 return;
             }
-            self.emit(Event::Info {
-                source: ErrorSource::Protocol,
-                message: format!("the answer came with {note}, not application/sdp"),
-            })
-            .await;
-        }
-        if resp.status == 200 {
-            self.emit(Event::Info {
-                source: ErrorSource::Protocol,
-                message: "POST answered 200, WHEP says 201 Created".into(),
-            })
-            .await;
         }
         // Location and ETag.
         let resource = match resp.header("location") {
@@ -732,39 +755,28 @@ impl Driver {
                     None
                 }
             },
-            None => {
-                self.emit(Event::Warning {
-                    source: ErrorSource::Protocol,
-                    message: "the 201 has no Location: no trickle, ICE restart or DELETE possible"
-                        .into(),
-                })
-                .await;
-                None
-            }
+            // Reported as a deviation with the response.
+            None => None,
         };
-        let etag = resp.header("etag");
-        match etag.as_deref().map(whep::parse_etag) {
-            None => {
-                self.emit(Event::Info {
-                    source: ErrorSource::Protocol,
-                    message: "the 201 has no ETag (the draft requires one for ICE restarts)".into(),
-                })
-                .await
-            }
-            Some(whep::ETag::Star) => {
-                self.emit(Event::Info {
-                    source: ErrorSource::Protocol,
-                    message: "ETag `*` (as MediaMTX sends) is not an entity tag; sent back as is in If-Match"
-                        .into(),
-                })
-                .await
-            }
-            _ => {}
-        }
+        // Deviations (no ETag, `ETag: *`, …) were reported with the response.
+        let etag = resp
+            .header("etag")
+            .and_then(|e| whep::if_match_for_trickle(&whep::parse_etag(&e)));
         // ICE servers only on the 201: too late for this attempt's gathering; used from the next one.
         let links = resp.all("link");
         let refs: Vec<&str> = links.iter().map(String::as_str).collect();
         let parsed = whep::parse_link_headers(&refs);
+        let options_had = self.whep_state().is_some_and(|w| !w.options_ice.is_empty());
+        if let Some(d) =
+            whep::ice_servers_only_on_options(options_had, !parsed.ice_servers.is_empty())
+            && self.deviations_seen.insert(d.key)
+        {
+            self.emit(Event::Info {
+                source: ErrorSource::Protocol,
+                message: d.text,
+            })
+            .await;
+        }
         let known = self
             .whep_state()
             .map(|w| w.options_ice.clone())
@@ -1078,7 +1090,9 @@ impl Driver {
         };
         let new_answer = rewrite_ice_credentials(&answer, ufrag, pwd);
         let candidates: Vec<String> = frag.candidates().map(|(_, c)| c.to_owned()).collect();
-        let etag = resp.header("etag");
+        let etag = resp
+            .header("etag")
+            .and_then(|e| whep::if_match_for_trickle(&whep::parse_etag(&e)));
         let Some(peer) = self.attempt.as_ref().and_then(|a| a.peer.clone()) else {
             return;
         };
@@ -1175,6 +1189,7 @@ impl Driver {
                     elapsed_ms,
                 })
                 .await;
+                self.report_deviations(whep::Exchange::Delete, &resp).await;
             }
             Ok(Err(error)) => {
                 self.emit(Event::HttpFailed {
