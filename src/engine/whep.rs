@@ -281,29 +281,6 @@ pub(super) struct WhepState {
     deleted: bool,
 }
 
-/// Replace the ICE credentials of an SDP (every `a=ice-ufrag`/`a=ice-pwd` line) and drop its candidate
-/// lines: the server's answer as it stands after an ICE restart.
-pub fn rewrite_ice_credentials(sdp: &str, ufrag: &str, pwd: &str) -> String {
-    let mut out = String::with_capacity(sdp.len());
-    for line in sdp.split("\r\n").flat_map(|l| l.split('\n')) {
-        if line.is_empty() {
-            continue;
-        }
-        if line.starts_with("a=candidate:") || line == "a=end-of-candidates" {
-            continue;
-        }
-        if line.starts_with("a=ice-ufrag:") {
-            out.push_str(&format!("a=ice-ufrag:{ufrag}\r\n"));
-        } else if line.starts_with("a=ice-pwd:") {
-            out.push_str(&format!("a=ice-pwd:{pwd}\r\n"));
-        } else {
-            out.push_str(line);
-            out.push_str("\r\n");
-        }
-    }
-    out
-}
-
 /// Kind of a request or response body.
 fn body_kind(media_type: &str, body: &str, fallback: MessageKind) -> MessageKind {
     if body.is_empty() {
@@ -1088,7 +1065,7 @@ impl Driver {
             .await;
             return;
         };
-        let new_answer = rewrite_ice_credentials(&answer, ufrag, pwd);
+        let new_answer = whep::with_ice_credentials(&answer, ufrag, pwd);
         let candidates: Vec<String> = frag.candidates().map(|(_, c)| c.to_owned()).collect();
         let etag = resp
             .header("etag")
@@ -1279,18 +1256,6 @@ fn mask_link_credential(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ice_credentials_are_rewritten_and_candidates_dropped() {
-        let sdp = "v=0\r\na=ice-ufrag:old\r\na=ice-pwd:oldpwd\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n\
-                   a=ice-ufrag:old\r\na=candidate:1 1 udp 1 127.0.0.1 9 typ host\r\na=end-of-candidates\r\na=mid:0\r\n";
-        let out = rewrite_ice_credentials(sdp, "new", "newpwd");
-        assert_eq!(out.matches("a=ice-ufrag:new").count(), 2);
-        assert!(out.contains("a=ice-pwd:newpwd"));
-        assert!(!out.contains("old"));
-        assert!(!out.contains("candidate"));
-        assert!(out.contains("a=mid:0\r\n"));
-    }
 
     #[test]
     fn link_credentials_are_masked() {

@@ -34,7 +34,8 @@ pub use http::{
 };
 pub use link::{LinkIceServer, LinkParse, format_link_ice_server, parse_link_headers};
 pub use sdpfrag::{
-    FragMedia, MAX_SDPFRAG_BYTES, SdpFrag, parse_sdpfrag, trickle_frag, write_sdpfrag,
+    FragMedia, MAX_SDPFRAG_BYTES, SdpFrag, parse_sdpfrag, trickle_frag, with_ice_credentials,
+    write_sdpfrag,
 };
 
 /// Media type of an SDP offer or answer.

@@ -516,8 +516,12 @@ impl SenderPeer {
         let Some(current) = self.pc.remote_description().await else {
             return Err(SenderError::Offer("no offer to restart ICE for".into()));
         };
-        let offer = RTCSessionDescription::offer(with_ice_credentials(&current.sdp, ufrag, pwd))
-            .map_err(|e| SenderError::Offer(e.to_string()))?;
+        let offer = RTCSessionDescription::offer(crate::proto::whep::with_ice_credentials(
+            &current.sdp,
+            ufrag,
+            pwd,
+        ))
+        .map_err(|e| SenderError::Offer(e.to_string()))?;
         self.pc
             .set_remote_description(offer)
             .await
@@ -614,44 +618,7 @@ impl VideoWriter {
     }
 }
 
-/// `sdp` with every `a=ice-ufrag`/`a=ice-pwd` line replaced by `ufrag`/`pwd` and its candidate and
-/// end-of-candidates lines removed (CRLF line endings).
-fn with_ice_credentials(sdp: &str, ufrag: &str, pwd: &str) -> String {
-    let mut out = String::with_capacity(sdp.len());
-    for line in sdp.split('\n').map(|l| l.trim_end_matches('\r')) {
-        if line.is_empty() || line.starts_with("a=candidate:") || line == "a=end-of-candidates" {
-            continue;
-        }
-        if line.starts_with("a=ice-ufrag:") {
-            out.push_str("a=ice-ufrag:");
-            out.push_str(ufrag);
-        } else if line.starts_with("a=ice-pwd:") {
-            out.push_str("a=ice-pwd:");
-            out.push_str(pwd);
-        } else {
-            out.push_str(line);
-        }
-        out.push_str("\r\n");
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ice_credentials_are_replaced_and_candidates_dropped() {
-        let sdp = "v=0\r\na=ice-ufrag:old\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=ice-ufrag:old\r\n\
-                   a=ice-pwd:oldpwd\r\na=candidate:1 1 udp 1 127.0.0.1 5 typ host\r\na=end-of-candidates\r\na=mid:0\r\n";
-        assert_eq!(
-            with_ice_credentials(sdp, "new", "newpwd"),
-            "v=0\r\na=ice-ufrag:new\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=ice-ufrag:new\r\n\
-             a=ice-pwd:newpwd\r\na=mid:0\r\n"
-        );
-        assert_eq!(
-            with_ice_credentials("a=ice-ufrag:x\na=ice-pwd:y\n", "u", "p"),
-            "a=ice-ufrag:u\r\na=ice-pwd:p\r\n"
-        );
-    }
 }
