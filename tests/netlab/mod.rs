@@ -657,11 +657,11 @@ impl Lab {
     }
 
     /// Start `rtcscope serve` in the server namespace, listening on every address, port 8889, with
-    /// `extra` options; waits until it listens.
+    /// `extra` options; waits until its socket listens (seen with `ss`, whatever the banner says).
     pub fn serve(&mut self, extra: &[&str]) {
         let (log, err) = self.log_file("serve.stderr");
         let listen = format!("0.0.0.0:{SIGNALING_PORT}");
-        let child = self
+        let mut child = self
             .command("s", BIN)
             .args(["serve", "--listen", &listen, "--log-file"])
             .arg(self.dir.join("serve.log"))
@@ -670,13 +670,21 @@ impl Lab {
             .stderr(err)
             .spawn()
             .expect("spawn rtcscope serve");
-        self.children.push(child);
-        wait_for_text(
-            &log,
-            "serving on",
-            Duration::from_secs(15),
-            "rtcscope serve",
+        let listening = format!(
+            "ip netns exec {} ss -Hltn sport = :{SIGNALING_PORT}",
+            self.ns("s")
         );
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while output(&listening).trim().is_empty() {
+            let exited = child.try_wait().ok().flatten();
+            if exited.is_some() || Instant::now() > deadline {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                self.children.push(child);
+                panic!("rtcscope serve is not listening ({exited:?}); its output:\n{text}");
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        self.children.push(child);
     }
 
     /// What `serve` printed on stderr so far (one line per connection event).
