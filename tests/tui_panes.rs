@@ -378,3 +378,35 @@ fn bitrate_chart_covers_minutes_of_history() {
     assert!(t.contains("(1 column = 6 s)"), "{t}");
     assert!(t.contains("bitrate, last 7m 48s"), "{t}");
 }
+
+#[tokio::test]
+async fn candidates_pane_shows_probe_results() {
+    // A probe result as the engine emits it (an unusable URL: no network needed).
+    let spec = rtcscope::proto::ice_server::IceServerSpec {
+        urls: vec!["turns:[::1".into()],
+        username: Some("u".into()),
+        credential: Some("p".into()),
+        source: rtcscope::event::IceServerSource::CommandLine,
+    };
+    let results =
+        rtcscope::probe::probe_server(&spec, &rtcscope::probe::ProbeOptions::default()).await;
+    assert_eq!(results.len(), 1);
+    let mut events = testing::happy_session(5);
+    let last = events.last().cloned().expect("events");
+    events.insert(
+        events.len() - 1,
+        rtcscope::event::Stamped {
+            seq: last.seq,
+            t_ms: last.t_ms,
+            attempt: last.attempt,
+            event: Event::ProbeResult {
+                result: results[0].clone(),
+            },
+        },
+    );
+    let app = App::with_events(Theme::new(true), &events);
+    let (_, t) = pane(&app, Pane::Candidates, 160, 30);
+    assert!(t.contains("Probe (our own STUN/TURN requests"), "{t}");
+    assert!(t.contains("✗ "), "{t}");
+    assert!(t.contains(&results[0].summary()[..20]), "{t}");
+}

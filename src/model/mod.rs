@@ -621,7 +621,12 @@ pub struct Model {
     last_t_ms: f64,
     ever_connected: bool,
     media_received: bool,
+    /// ICE-server probe results, the latest per URL, transport and kind.
+    probes: Vec<crate::probe::ProbeResult>,
 }
+
+/// Probe results kept (one per server URL and transport).
+pub const PROBE_CAP: usize = 64;
 
 impl Default for Model {
     fn default() -> Self {
@@ -630,6 +635,11 @@ impl Default for Model {
 }
 
 impl Model {
+    /// ICE-server probe results (session-wide: each server is probed once).
+    pub fn probes(&self) -> &[crate::probe::ProbeResult] {
+        &self.probes
+    }
+
     /// An empty model (before `session_started`).
     pub fn new() -> Self {
         Model {
@@ -643,6 +653,7 @@ impl Model {
             pair_changes: Ring::new(PAIR_CHANGE_CAP),
             tracks: Vec::new(),
             ended: None,
+            probes: Vec::new(),
             events_applied: 0,
             stale_ignored: 0,
             last_seq: None,
@@ -877,6 +888,17 @@ impl Model {
                     ever_connected: *ever_connected,
                     media_received: *media_received,
                 });
+                return;
+            }
+            Event::ProbeResult { result } => {
+                let same = |p: &crate::probe::ProbeResult| {
+                    p.url == result.url && p.transport == result.transport && p.kind == result.kind
+                };
+                if let Some(i) = self.probes.iter().position(same) {
+                    self.probes[i] = result.clone();
+                } else if self.probes.len() < PROBE_CAP {
+                    self.probes.push(result.clone());
+                }
                 return;
             }
             _ => {}

@@ -2,6 +2,7 @@
 //! remote candidates of the current attempt grouped and counted by type, with decoded priority,
 //! related address, foundation, STUN/TURN URL and when each was gathered relative to the offer.
 
+use crate::probe::ProbeResult;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
@@ -72,7 +73,7 @@ pub fn candidate_text(c: &Candidate, when: Option<f64>) -> String {
 }
 
 /// All lines of the pane (before scrolling).
-pub fn lines(a: &Attempt, t: &Theme) -> Vec<Line<'static>> {
+pub fn lines(a: &Attempt, probes: &[ProbeResult], t: &Theme) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     let reference = a.offer_ms().unwrap_or(a.started_ms);
     let vs = if a.offer_ms().is_some() {
@@ -156,6 +157,23 @@ pub fn lines(a: &Attempt, t: &Theme) -> Vec<Line<'static>> {
             }
         }
     }
+    if !probes.is_empty() {
+        out.push(Line::from(span(
+            "Probe (our own STUN/TURN requests, apart from the peer connection)",
+            t.header,
+        )));
+        for p in probes {
+            let (mark, style) = if p.is_ok() {
+                ("✓", t.good)
+            } else {
+                ("✗", t.bad)
+            };
+            out.push(Line::from(span(
+                format!("  {mark} {}", cell(&p.summary(), 160)),
+                style,
+            )));
+        }
+    }
     out.push(Line::raw(""));
     let mut local_head = vec![];
     local_head.extend(counts_line("Local", a.local_counts(), t).spans);
@@ -234,7 +252,7 @@ pub fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
     let block = pane_block(ctx, Pane::Candidates, &extra);
     let inner = block.inner(area);
     block.render(area, buf);
-    let all = lines(a, ctx.theme);
+    let all = lines(a, ctx.model.probes(), ctx.theme);
     let max_scroll = all.len().saturating_sub(usize::from(inner.height));
     let scroll = (ctx.state.selected.unwrap_or(0) as usize).min(max_scroll);
     let shown: Vec<Line> = all.into_iter().skip(scroll).collect();
