@@ -617,8 +617,3 @@ impl VideoWriter {
             .map_err(|e| SenderError::Write(e.to_string()))
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-}
