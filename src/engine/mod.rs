@@ -166,6 +166,8 @@ struct Attempt {
     dtls_state: String,
     transport_reported: bool,
     tracks: HashMap<u32, TrackPrev>,
+    /// The last ICE connection state of the attempt.
+    ice_state: String,
     /// Stack warnings seen in this attempt (digits removed), with their counts.
     stack_seen: HashMap<String, u32>,
     /// When the stack first said it had no candidate pair to check, and whether that was reported.
@@ -197,6 +199,7 @@ impl Attempt {
             dtls_state: String::new(),
             transport_reported: false,
             tracks: HashMap::new(),
+            ice_state: String::new(),
             stack_seen: HashMap::new(),
             no_pairs_since: None,
             no_pairs_reported: false,
@@ -1069,9 +1072,24 @@ impl Driver {
                 })
                 .await;
                 match kind {
-                    StateKind::IceConnection => self.input(Input::IceState(state)).await,
+                    StateKind::IceConnection => {
+                        if let Some(a) = self.attempt.as_mut() {
+                            a.ice_state = state.clone();
+                        }
+                        self.input(Input::IceState(state)).await
+                    }
                     StateKind::PeerConnection => {
                         let connected = state == "connected";
+                        let ice_up = self.attempt.as_ref().is_some_and(|a| {
+                            matches!(a.ice_state.as_str(), "connected" | "completed")
+                        });
+                        if state == "failed" && !ice_up {
+                            // webrtc-rs 0.21.1 reports the peer connection `failed` just before ICE
+                            // `failed` when the checks run out; restarting on the first would hide
+                            // that ICE, not DTLS, is what failed.
+                            self.input(Input::IceState("failed".into())).await;
+                            return;
+                        }
                         self.input(Input::PeerState(state)).await;
                         if connected {
                             // Show the pair and DTLS at once rather than at the next tick.
