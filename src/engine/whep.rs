@@ -251,7 +251,7 @@ fn describe_reqwest(e: reqwest::Error) -> String {
         msg.push_str(&s.to_string());
         src = s.source();
     }
-    msg
+    super::ws_client::with_tls_hint(msg)
 }
 
 /// WHEP state of one attempt.

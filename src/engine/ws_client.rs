@@ -233,7 +233,7 @@ fn connect_error(e: tungstenite::Error) -> ConnectError {
             }
         }
         tungstenite::Error::Io(io) => ConnectError {
-            message: format!("could not connect: {io}"),
+            message: with_tls_hint(format!("could not connect: {io}")),
             http_status: None,
             body: None,
         },
@@ -254,6 +254,15 @@ fn connect_error(e: tungstenite::Error) -> ConnectError {
             http_status: None,
             body: None,
         },
+    }
+}
+
+/// Add what to do when a TLS certificate was refused.
+pub(crate) fn with_tls_hint(message: String) -> String {
+    if message.contains("certificate") {
+        format!("{message} (TLS: use --insecure to accept a self-signed certificate)")
+    } else {
+        message
     }
 }
 
