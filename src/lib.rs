@@ -23,6 +23,7 @@ pub mod report;
 pub mod sanitize;
 pub mod serve;
 pub mod session;
+pub mod tls;
 pub mod tui;
 pub mod webrtc_adapter;
 

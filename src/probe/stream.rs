@@ -49,11 +49,7 @@ pub(crate) async fn tls_handshake(
     insecure: bool,
     timeout: Duration,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
-    let config = if insecure {
-        insecure_config()?
-    } else {
-        verifying_config()?
-    };
+    let config = crate::tls::client_config(insecure)?;
     let name = rustls::pki_types::ServerName::try_from(host.to_owned())
         .map_err(|e| format!("{host:?} cannot be a TLS server name: {e}"))?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
@@ -65,82 +61,6 @@ pub(crate) async fn tls_handshake(
         Ok(Err(e)) => Err(e.to_string()),
         Ok(Ok(s)) => Ok(s),
     }
-}
-
-fn ring() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// Certificates verified against the Mozilla roots (webpki-roots).
-fn verifying_config() -> Result<rustls::ClientConfig, String> {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    Ok(rustls::ClientConfig::builder_with_provider(ring())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS configuration: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
-}
-
-/// Any certificate accepted (`--insecure`); handshake signatures are still checked.
-fn insecure_config() -> Result<rustls::ClientConfig, String> {
-    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-    use rustls::{DigitallySignedStruct, SignatureScheme};
-
-    #[derive(Debug)]
-    struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
-    impl ServerCertVerifier for AcceptAny {
-        fn verify_server_cert(
-            &self,
-            _: &CertificateDer<'_>,
-            _: &[CertificateDer<'_>],
-            _: &ServerName<'_>,
-            _: &[u8],
-            _: UnixTime,
-        ) -> Result<ServerCertVerified, rustls::Error> {
-            Ok(ServerCertVerified::assertion())
-        }
-        fn verify_tls12_signature(
-            &self,
-            m: &[u8],
-            c: &CertificateDer<'_>,
-            d: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls12_signature(
-                m,
-                c,
-                d,
-                &self.0.signature_verification_algorithms,
-            )
-        }
-        fn verify_tls13_signature(
-            &self,
-            m: &[u8],
-            c: &CertificateDer<'_>,
-            d: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls13_signature(
-                m,
-                c,
-                d,
-                &self.0.signature_verification_algorithms,
-            )
-        }
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.0.signature_verification_algorithms.supported_schemes()
-        }
-    }
-    let provider = ring();
-    Ok(
-        rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS configuration: {e}"))?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-            .with_no_client_auth(),
-    )
 }
 
 /// The first bytes of `b` as text for an error message (escaped, at most 32 bytes).

@@ -13,6 +13,7 @@ pub mod sender;
 pub mod stun_turn;
 pub mod viewer;
 
+mod codecs;
 mod convert;
 
 /// An error from the WebRTC stack, as text (the stack's own error types stay inside this module).

@@ -24,13 +24,10 @@ use bytes::Bytes;
 use rtc::interceptor::Registry;
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_G722, MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_PCMA, MIME_TYPE_PCMU, MIME_TYPE_RTX,
-    MIME_TYPE_VP8,
-};
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_VP8};
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
-    RTCRtpEncodingParameters, RTCRtpRtxParameters, RtpCodecKind,
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RTCRtpRtxParameters, RtpCodecKind,
 };
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::TrackLocal;
@@ -201,21 +198,6 @@ pub fn mime_type(codec: VideoCodec) -> &'static str {
     }
 }
 
-fn video_feedback() -> Vec<RTCPFeedback> {
-    [
-        ("goog-remb", ""),
-        ("ccm", "fir"),
-        ("nack", ""),
-        ("nack", "pli"),
-    ]
-    .into_iter()
-    .map(|(typ, parameter)| RTCPFeedback {
-        typ: typ.to_owned(),
-        parameter: parameter.to_owned(),
-    })
-    .collect()
-}
-
 /// The codec of the track (what is sent).
 fn track_codec(codec: VideoCodec) -> RTCRtpCodec {
     RTCRtpCodec {
@@ -226,7 +208,7 @@ fn track_codec(codec: VideoCodec) -> RTCRtpCodec {
             VideoCodec::Vp8 => String::new(),
             VideoCodec::H264 => H264_FMTP.to_owned(),
         },
-        rtcp_feedback: video_feedback(),
+        rtcp_feedback: super::codecs::video_feedback(),
     }
 }
 
@@ -257,28 +239,7 @@ fn video_payload_types(codec: VideoCodec) -> Vec<(String, u8, u8)> {
 /// retransmission storm"); negotiating RTX here is what exercises rtcscope's capped NACK generator.
 fn media_engine(codec: VideoCodec, rtx: bool) -> Result<MediaEngine, SenderError> {
     let mut me = MediaEngine::default();
-    let audio = [
-        (MIME_TYPE_OPUS, 48000, 2, "minptime=10;useinbandfec=1", 111),
-        (MIME_TYPE_G722, 8000, 0, "", 9),
-        (MIME_TYPE_PCMU, 8000, 0, "", 0),
-        (MIME_TYPE_PCMA, 8000, 0, "", 8),
-    ];
-    for (mime, clock_rate, channels, fmtp, pt) in audio {
-        me.register_codec(
-            RTCRtpCodecParameters {
-                rtp_codec: RTCRtpCodec {
-                    mime_type: mime.to_owned(),
-                    clock_rate,
-                    channels,
-                    sdp_fmtp_line: fmtp.to_owned(),
-                    rtcp_feedback: vec![],
-                },
-                payload_type: pt,
-            },
-            RtpCodecKind::Audio,
-        )
-        .map_err(|e| SenderError::Build(e.to_string()))?;
-    }
+    super::codecs::register_audio(&mut me).map_err(SenderError::Build)?;
     for (fmtp, pt, rtx_pt) in video_payload_types(codec) {
         me.register_codec(
             RTCRtpCodecParameters {
@@ -292,20 +253,7 @@ fn media_engine(codec: VideoCodec, rtx: bool) -> Result<MediaEngine, SenderError
         )
         .map_err(|e| SenderError::Build(e.to_string()))?;
         if rtx {
-            me.register_codec(
-                RTCRtpCodecParameters {
-                    rtp_codec: RTCRtpCodec {
-                        mime_type: MIME_TYPE_RTX.to_owned(),
-                        clock_rate: 90000,
-                        channels: 0,
-                        sdp_fmtp_line: format!("apt={pt}"),
-                        rtcp_feedback: vec![],
-                    },
-                    payload_type: rtx_pt,
-                },
-                RtpCodecKind::Video,
-            )
-            .map_err(|e| SenderError::Build(e.to_string()))?;
+            super::codecs::register_rtx(&mut me, pt, rtx_pt).map_err(SenderError::Build)?;
         }
     }
     Ok(me)

@@ -22,12 +22,9 @@ use rtc::peer_connection::configuration::interceptor_registry::{
     configure_rtcp_reports, configure_twcc_receiver_only,
 };
 use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_AV1, MIME_TYPE_G722, MIME_TYPE_H264, MIME_TYPE_HEVC, MIME_TYPE_OPUS, MIME_TYPE_PCMA,
-    MIME_TYPE_PCMU, MIME_TYPE_RTX, MIME_TYPE_VP8, MIME_TYPE_VP9,
+    MIME_TYPE_AV1, MIME_TYPE_H264, MIME_TYPE_HEVC, MIME_TYPE_VP8, MIME_TYPE_VP9,
 };
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use rtc::statistics::StatsSelector;
 use rtc::statistics::report::RTCStatsReportEntry;
@@ -273,47 +270,11 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
-fn video_feedback() -> Vec<RTCPFeedback> {
-    [
-        ("goog-remb", ""),
-        ("ccm", "fir"),
-        ("nack", ""),
-        ("nack", "pli"),
-    ]
-    .into_iter()
-    .map(|(t, p)| RTCPFeedback {
-        typ: t.to_owned(),
-        parameter: p.to_owned(),
-    })
-    .collect()
-}
-
 /// Register every codec webrtc-rs can depacketize, video codecs each with RTX.
 fn media_engine() -> Result<MediaEngine, AdapterError> {
     let mut me = MediaEngine::default();
     let err = |e: rtc::shared::error::Error| AdapterError::Build(e.to_string());
-    let audio = [
-        (MIME_TYPE_OPUS, 48000, 2, "minptime=10;useinbandfec=1", 111),
-        (MIME_TYPE_G722, 8000, 0, "", 9),
-        (MIME_TYPE_PCMU, 8000, 0, "", 0),
-        (MIME_TYPE_PCMA, 8000, 0, "", 8),
-    ];
-    for (mime, clock, ch, fmtp, pt) in audio {
-        me.register_codec(
-            RTCRtpCodecParameters {
-                rtp_codec: RTCRtpCodec {
-                    mime_type: mime.to_owned(),
-                    clock_rate: clock,
-                    channels: ch,
-                    sdp_fmtp_line: fmtp.to_owned(),
-                    rtcp_feedback: vec![],
-                },
-                payload_type: pt,
-            },
-            RtpCodecKind::Audio,
-        )
-        .map_err(err)?;
-    }
+    super::codecs::register_audio(&mut me).map_err(AdapterError::Build)?;
     let h264 = |pm: u8, plid: &str| {
         format!("level-asymmetry-allowed=1;packetization-mode={pm};profile-level-id={plid}")
     };
@@ -337,27 +298,14 @@ fn media_engine() -> Result<MediaEngine, AdapterError> {
                     clock_rate: 90000,
                     channels: 0,
                     sdp_fmtp_line: fmtp,
-                    rtcp_feedback: video_feedback(),
+                    rtcp_feedback: super::codecs::video_feedback(),
                 },
                 payload_type: pt,
             },
             RtpCodecKind::Video,
         )
         .map_err(err)?;
-        me.register_codec(
-            RTCRtpCodecParameters {
-                rtp_codec: RTCRtpCodec {
-                    mime_type: MIME_TYPE_RTX.to_owned(),
-                    clock_rate: 90000,
-                    channels: 0,
-                    sdp_fmtp_line: format!("apt={pt}"),
-                    rtcp_feedback: vec![],
-                },
-                payload_type: rtx,
-            },
-            RtpCodecKind::Video,
-        )
-        .map_err(err)?;
+        super::codecs::register_rtx(&mut me, pt, rtx).map_err(AdapterError::Build)?;
     }
     Ok(me)
 }
