@@ -5,9 +5,10 @@ use std::io::IsTerminal;
 use anyhow::Context;
 use tokio::sync::mpsc;
 
-use crate::cli::{Cli, Command, ViewerOptions};
+use crate::cli::{Cli, Command, ReportFormat, ViewerOptions};
 use crate::engine::{Engine, EngineCommand, EngineHandle};
 use crate::event::{Event, MessageKind, Stamped, StateKind};
+use crate::report::{self, ReportBuilder};
 
 /// How a run ended; `main` maps it to the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,11 +19,13 @@ pub enum Outcome {
     Done,
     /// Signaling never reached the answer (exit 3).
     SignalingFailed,
-    /// Answer received, never connected (exit 4).
+    /// Answer received, ICE never connected (exit 4).
     IceFailed,
-    /// Connected but no media arrived (exit 5).
+    /// ICE connected, but DTLS (and so the peer connection) never did (exit 5).
+    DtlsFailed,
+    /// Connected but no media arrived (exit 6).
     NoMedia,
-    /// `probe`: at least one ICE server failed (exit 6).
+    /// `probe`: at least one ICE server failed (exit 7).
     ProbeFailed,
 }
 
@@ -33,8 +36,9 @@ impl Outcome {
             Outcome::MediaFlowed | Outcome::Done => 0,
             Outcome::SignalingFailed => 3,
             Outcome::IceFailed => 4,
-            Outcome::NoMedia => 5,
-            Outcome::ProbeFailed => 6,
+            Outcome::DtlsFailed => 5,
+            Outcome::NoMedia => 6,
+            Outcome::ProbeFailed => 7,
         }
     }
 }
@@ -42,9 +46,11 @@ impl Outcome {
 /// How far a session got, folded from its events.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Progress {
-    /// An answer was received.
+    /// An answer was received (WebSocket message, or a WHEP 2xx with the answer / 406 counter-offer).
     pub answered: bool,
-    /// The peer connection reached `connected`.
+    /// ICE reached `connected` (or `completed`).
+    pub ice_connected: bool,
+    /// The peer connection reached `connected` (DTLS included).
     pub connected: bool,
     /// RTP arrived.
     pub media: bool,
@@ -58,10 +64,27 @@ impl Progress {
                 kind: MessageKind::Answer,
                 ..
             } => self.answered = true,
+            Event::HttpResponse {
+                kind: MessageKind::Answer,
+                status: 200..=299,
+                ..
+            }
+            | Event::HttpResponse {
+                kind: MessageKind::Offer,
+                status: 406,
+                ..
+            } => self.answered = true,
+            Event::StateChanged {
+                kind: StateKind::IceConnection,
+                state,
+            } if state == "connected" || state == "completed" => self.ice_connected = true,
             Event::StateChanged {
                 kind: StateKind::PeerConnection,
                 state,
-            } if state == "connected" => self.connected = true,
+            } if state == "connected" => {
+                self.connected = true;
+                self.ice_connected = true;
+            }
             Event::FirstMedia { .. } => self.media = true,
             _ => {}
         }
@@ -73,6 +96,8 @@ impl Progress {
             Outcome::MediaFlowed
         } else if self.connected {
             Outcome::NoMedia
+        } else if self.ice_connected {
+            Outcome::DtlsFailed
         } else if self.answered {
             Outcome::IceFailed
         } else {
@@ -107,7 +132,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
-/// Run the viewer against `url`: the TUI on a terminal, NDJSON otherwise.
+/// Run the viewer against `url`: the TUI on a terminal, NDJSON otherwise; with `--report`, the report
+/// at the end (and no NDJSON on stdout); with `--events FILE`, every event to that file too.
 /// `stack_warnings`: report the WebRTC stack's logged warnings (only when this process runs nothing else).
 pub async fn view(
     url: &str,
@@ -116,12 +142,27 @@ pub async fn view(
 ) -> anyhow::Result<Outcome> {
     let mut cfg = crate::config::engine_config(url, opts)?;
     cfg.stack_warnings = stack_warnings;
+    let events_file = match &opts.events {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("--events {}: cannot create the file", path.display()))?,
+        )),
+        None => None,
+    };
     let handle = Engine::spawn(cfg);
     let headless = opts.headless || !std::io::stdout().is_terminal();
     if headless {
-        run_headless(handle).await
+        run_headless_with(
+            handle,
+            HeadlessOutput {
+                ndjson_stdout: opts.report.is_none(),
+                events_file,
+                report: opts.report,
+            },
+        )
+        .await
     } else {
-        let (handle, progress) = tap_progress(handle);
+        let (handle, tap) = tap_events(handle, events_file);
         crate::tui::run(
             handle,
             crate::tui::TuiOptions {
@@ -130,22 +171,49 @@ pub async fn view(
             },
         )
         .await?;
-        let p = progress.lock().map(|p| *p).unwrap_or_default();
-        Ok(p.outcome())
+        let (outcome, report) = match tap.lock() {
+            Ok(b) => (
+                b.outcome(),
+                opts.report.map(|f| report::render(&b.build(), f)),
+            ),
+            Err(_) => (Progress::default().outcome(), None),
+        };
+        if let Some(text) = report {
+            print_report(&text);
+        }
+        Ok(outcome)
     }
 }
 
-/// Interpose on an engine's event stream to fold the session's [`Progress`] on the way through.
-fn tap_progress(
+/// Print a rendered report on stdout (a closed stdout is not an error worth more than the exit code).
+fn print_report(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// Interpose on an engine's event stream: fold every event into a [`ReportBuilder`] (progress,
+/// diagnosis, report) and write it to the `--events` file, on the way through to the TUI.
+fn tap_events(
     mut handle: EngineHandle,
-) -> (EngineHandle, std::sync::Arc<std::sync::Mutex<Progress>>) {
-    let progress = std::sync::Arc::new(std::sync::Mutex::new(Progress::default()));
+    mut events_file: Option<std::io::BufWriter<std::fs::File>>,
+) -> (
+    EngineHandle,
+    std::sync::Arc<std::sync::Mutex<ReportBuilder>>,
+) {
+    let builder = std::sync::Arc::new(std::sync::Mutex::new(ReportBuilder::new()));
     let (tx, rx) = mpsc::channel(4096);
-    let p = progress.clone();
+    let b = builder.clone();
     tokio::spawn(async move {
         while let Some(ev) = handle.events.recv().await {
-            if let Ok(mut p) = p.lock() {
-                p.observe(&ev.event);
+            if let Ok(mut b) = b.lock() {
+                b.observe(&ev);
+            }
+            if let Some(f) = events_file.as_mut()
+                && report::ndjson::write_event(f, &ev).is_err()
+            {
+                events_file = None;
             }
             if tx.send(ev).await.is_err() {
                 break;
@@ -157,7 +225,7 @@ fn tap_progress(
             events: rx,
             commands: handle.commands,
         },
-        progress,
+        builder,
     )
 }
 
@@ -186,22 +254,60 @@ fn spawn_signal_forwarder(commands: mpsc::Sender<EngineCommand>) -> tokio::task:
     })
 }
 
+/// Where headless mode writes.
+#[derive(Debug, Default)]
+pub struct HeadlessOutput {
+    /// Every event as NDJSON on stdout (off when a report is printed instead).
+    pub ndjson_stdout: bool,
+    /// Every event as NDJSON to this file (`--events`).
+    pub events_file: Option<std::io::BufWriter<std::fs::File>>,
+    /// The report to print on stdout when the stream ends (`--report`).
+    pub report: Option<ReportFormat>,
+}
+
 /// Headless: every event as NDJSON on stdout until the stream ends.
-pub async fn run_headless(mut handle: EngineHandle) -> anyhow::Result<Outcome> {
+pub async fn run_headless(handle: EngineHandle) -> anyhow::Result<Outcome> {
+    run_headless_with(
+        handle,
+        HeadlessOutput {
+            ndjson_stdout: true,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Headless with the outputs of `out`: NDJSON on stdout and/or to a file while the session runs, and
+/// the report at the end (the engine always ends with `ended`, also on Ctrl-C and SIGTERM).
+pub async fn run_headless_with(
+    mut handle: EngineHandle,
+    mut out: HeadlessOutput,
+) -> anyhow::Result<Outcome> {
     let signals = spawn_signal_forwarder(handle.commands.clone());
-    let mut progress = Progress::default();
-    let mut stdout = std::io::stdout().lock();
+    let mut builder = ReportBuilder::new();
     let mut stopping = false;
     while let Some(ev) = handle.events.recv().await {
-        progress.observe(&ev.event);
-        if crate::report::ndjson::write_event(&mut stdout, &ev).is_err() && !stopping {
+        builder.observe(&ev);
+        if out.ndjson_stdout
+            && report::ndjson::write_event(&mut std::io::stdout().lock(), &ev).is_err()
+            && !stopping
+        {
             // stdout closed (e.g. `| head`): stop cleanly, keep draining.
             stopping = true;
             let _ = handle.commands.send(EngineCommand::Stop).await;
         }
+        if let Some(f) = out.events_file.as_mut()
+            && report::ndjson::write_event(f, &ev).is_err()
+        {
+            eprintln!("rtcscope: --events: cannot write the file; events are no longer saved");
+            out.events_file = None;
+        }
     }
     signals.abort();
-    Ok(progress.outcome())
+    if let Some(format) = out.report {
+        print_report(&report::render(&builder.build(), format));
+    }
+    Ok(builder.outcome())
 }
 
 /// Collect a whole session's events (for tests and reports): runs until the engine ends.
@@ -219,34 +325,50 @@ mod tests {
 
     #[test]
     fn outcome_follows_the_furthest_progress() {
+        let p = |answered, ice_connected, connected, media| Progress {
+            answered,
+            ice_connected,
+            connected,
+            media,
+        };
         let table = [
             (Progress::default(), 3),
-            (
-                Progress {
-                    answered: true,
-                    ..Default::default()
-                },
-                4,
-            ),
-            (
-                Progress {
-                    answered: true,
-                    connected: true,
-                    media: false,
-                },
-                5,
-            ),
-            (
-                Progress {
-                    answered: true,
-                    connected: true,
-                    media: true,
-                },
-                0,
-            ),
+            (p(true, false, false, false), 4),
+            (p(true, true, false, false), 5),
+            (p(true, true, true, false), 6),
+            (p(true, true, true, true), 0),
         ];
         for (p, code) in table {
             assert_eq!(p.outcome().exit_code(), code, "{p:?}");
         }
+        assert_eq!(Outcome::ProbeFailed.exit_code(), 7);
+    }
+
+    #[test]
+    fn progress_from_events() {
+        let mut p = Progress::default();
+        p.observe(&Event::HttpResponse {
+            id: 2,
+            method: "POST".into(),
+            status: 201,
+            reason: "Created".into(),
+            headers: vec![],
+            kind: MessageKind::Answer,
+            size: 3,
+            body: "v=0".into(),
+            truncated: false,
+            elapsed_ms: 1.0,
+        });
+        assert_eq!(p.outcome(), Outcome::IceFailed, "a WHEP 201 is the answer");
+        p.observe(&Event::StateChanged {
+            kind: StateKind::IceConnection,
+            state: "connected".into(),
+        });
+        assert_eq!(p.outcome(), Outcome::DtlsFailed);
+        p.observe(&Event::StateChanged {
+            kind: StateKind::PeerConnection,
+            state: "connected".into(),
+        });
+        assert_eq!(p.outcome(), Outcome::NoMedia);
     }
 }

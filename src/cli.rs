@@ -26,14 +26,21 @@ HEADLESS MODE:
   When stdout is not a terminal, or with --headless, every engine event is printed as one JSON
   object per line (NDJSON). Logs go to the file given by --log-file, never to the terminal.
 
+REPORT:
+  --report text|json prints a report when the session ends (also on Ctrl-C): the verdicts first,
+  then the phase timeline, candidates by type, the selected pair, per-track stats and restarts.
+  With --report, stdout carries only the report (no NDJSON events); --events FILE saves the events.
+  On a terminal without --headless the TUI runs first and the report follows when it exits.
+
 EXIT CODES:
   0  media flowed
   1  runtime error (could not start)
   2  usage error
   3  signaling failed (never reached the answer)
-  4  ICE failed (answer received, never connected)
-  5  connected but no media arrived
-  6  probe: at least one ICE server failed (0 when every one worked)";
+  4  ICE failed (answer received, ICE never connected)
+  5  DTLS failed (ICE connected, the peer connection never did)
+  6  connected but no media arrived
+  7  probe: at least one ICE server failed (0 when every one worked)";
 
 /// rtcscope: watch a WebRTC viewer negotiation step by step, and see where and why it breaks.
 #[derive(Debug, Parser)]
@@ -59,13 +66,14 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run; boxing would only complicate the derive
 pub enum Command {
     /// Run a built-in WebRTC sender speaking the same protocol, with a synthetic video track.
     Serve(ServeArgs),
     /// Run `serve` and the viewer against it in one process: see the tool work with no server of your own.
     Demo(DemoArgs),
     /// Test STUN/TURN servers on their own: STUN binding (mapped address, RTT) and TURN allocate over
-    /// UDP, TCP or TLS (authentication, relayed address, lifetime). Exit 6 if any failed.
+    /// UDP, TCP or TLS (authentication, relayed address, lifetime). Exit 7 if any failed.
     Probe(ProbeArgs),
 }
 
@@ -91,6 +99,15 @@ pub struct ViewerOptions {
     /// the negotiation.
     #[arg(long)]
     pub no_probe: bool,
+
+    /// Print a report when the session ends (also on Ctrl-C): verdicts, timeline, candidates, pair,
+    /// tracks, restarts. stdout then carries only the report; save the events with --events.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub report: Option<ReportFormat>,
+
+    /// Also write every event as NDJSON to FILE (works with the TUI, headless mode and --report).
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
 
     /// No colours in the TUI (also when the NO_COLOR environment variable is set).
     #[arg(long)]
@@ -174,6 +191,15 @@ pub enum ProtocolChoice {
     Ws,
     /// WHEP (HTTP).
     Whep,
+}
+
+/// Format of the end-of-session report (`--report`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Plain text: the verdict first, then the details.
+    Text,
+    /// JSON (schema/report.schema.json).
+    Json,
 }
 
 /// `all` or `relay`.

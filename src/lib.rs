@@ -13,6 +13,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod diagnosis;
 pub mod engine;
 pub mod event;
 pub mod logging;

@@ -204,6 +204,8 @@ fn help_documents_exit_codes_and_examples() {
         "--restart-pause",
         "NDJSON",
         "--ice-server",
+        "--report",
+        "DTLS failed",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}");
     }

@@ -103,6 +103,7 @@ fn scenario_1_viewer_behind_nat_gathers_srflx() {
     );
     assert!(!first_media(ev).is_empty(), "media arrived");
     assert!(restarts(ev).is_empty(), "no restart");
+    expect_findings("scenario-1", &v.events, &["healthy"]);
     assert_eq!(code, Some(0), "media flowed → exit 0");
 }
 
@@ -145,6 +146,7 @@ fn scenario_2_server_behind_nat_advertises_srflx() {
         "remote end is the server's srflx (or prflx when its check came first): {r:?}"
     );
     assert!(!first_media(ev).is_empty(), "media arrived");
+    expect_findings("scenario-2", &v.events, &["healthy"]);
     assert_eq!(code, Some(0));
 }
 
@@ -186,6 +188,7 @@ fn scenario_2_symmetric_server_nat_shows_prflx() {
     assert_eq!(r.address, SERVER_PUBLIC);
     assert_ne!(r.port, srflx.port, "a new mapping per destination");
     assert!(!first_media(ev).is_empty(), "media arrived");
+    expect_findings("scenario-2-symmetric", &v.events, &["healthy"]);
     assert_eq!(code, Some(0));
 }
 
@@ -253,6 +256,7 @@ fn scenario_3_symmetric_nat_both_sides_relay_wins() {
         }
     }
     assert!(!first_media(ev).is_empty(), "media arrived");
+    expect_findings("scenario-3", &v.events, &["healthy"]);
     assert_eq!(code, Some(0));
 }
 
@@ -288,6 +292,7 @@ fn scenario_4_udp_blocked_except_turn_only_relay_works() {
     assert_eq!(l.address, TURN_IP);
     assert!(dropped > 0, "direct checks were sent and dropped");
     assert!(!first_media(ev).is_empty(), "media arrived");
+    expect_findings("scenario-4", &v.events, &["healthy"]);
     assert_eq!(code, Some(0));
 }
 
@@ -332,6 +337,11 @@ fn scenario_5_nat_both_sides_no_stun_turn_ice_fails() {
         "checks toward the private addresses were sent and vanished"
     );
     assert_never_connected(ev);
+    expect_findings(
+        "scenario-5",
+        &v.events,
+        &["server-private-addresses", "no-ice-servers-nat"],
+    );
     assert_eq!(code, Some(4), "answer received, never connected → exit 4");
 }
 
@@ -388,6 +398,7 @@ fn scenario_8_server_advertises_only_unreachable_private_address() {
         "checks (direct and relayed) toward the private address were sent and vanished"
     );
     assert_never_connected(ev);
+    expect_findings("scenario-8", &v.events, &["server-private-addresses"]);
     assert_eq!(code, Some(4), "answer received, never connected → exit 4");
 }
 
@@ -566,6 +577,7 @@ fn scenario_6_link_cut_longer_than_ice_timeout_then_reconnects() {
         "{:?}",
         ended(ev)
     );
+    expect_findings("scenario-6", &v.events, &["restart-loop", "healthy"]);
     assert_eq!(code, Some(0));
 }
 
@@ -694,5 +706,31 @@ fn scenario_7_loss_and_delay_are_measured_without_a_nack_storm() {
         (0.8..=1.2).contains(&(recv_bps / SENT_BPS)),
         "received {recv_bps:.0} bit/s vs sent {SENT_BPS} bit/s: a NACK/RTX storm, or starvation"
     );
+    expect_findings("scenario-7", &v.events, &["packet-loss", "healthy"]);
     assert_eq!(code, Some(0));
+}
+
+/// Diagnosis (issue #6): the rules `ids` must fire on a scenario's events (and `healthy` must not be
+/// the only verdict of a failed one). With `RTCSCOPE_RECORD=1` the events are saved as
+/// `tests/fixtures/diagnosis/natlab-<name>.ndjson`.
+fn expect_findings(name: &str, events: &[rtcscope::event::Stamped], ids: &[&str]) {
+    if std::env::var_os("RTCSCOPE_RECORD").is_some() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diagnosis");
+        let _ = std::fs::create_dir_all(&dir);
+        let text: String = events
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap_or_default() + "\n")
+            .collect();
+        let _ = std::fs::write(dir.join(format!("natlab-{name}.ndjson")), text);
+    }
+    let findings = rtcscope::diagnosis::Diagnosis::from_events(events).findings();
+    for f in &findings {
+        println!("  [{}] {}: {}", f.severity.label(), f.id, f.title);
+    }
+    for id in ids {
+        assert!(
+            findings.iter().any(|f| f.id == *id),
+            "diagnosis: {id} did not fire: {findings:#?}"
+        );
+    }
 }
