@@ -518,7 +518,7 @@ async fn the_probe_command_prints_lines_or_json_and_sets_the_exit_code() {
         tokio::task::spawn_blocking(move || rtcscope(&["probe", "--json", &bad]))
             .await
             .unwrap();
-    assert_eq!(code, 6, "{out}\n{err}");
+    assert_eq!(code, 7, "{out}\n{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("a JSON array");
     assert_eq!(v[0]["outcome"]["status"], "stun_error");
     assert_eq!(v[0]["outcome"]["code"], 401);

@@ -571,7 +571,7 @@ async fn release(
 }
 
 /// `rtcscope probe`: probe the servers given, print one line per result (or a JSON array), and
-/// return [`crate::app::Outcome::ProbeFailed`] (exit 6) if any failed.
+/// return [`crate::app::Outcome::ProbeFailed`] (exit 7) if any failed.
 pub async fn run(args: crate::cli::ProbeArgs) -> anyhow::Result<crate::app::Outcome> {
     if args.timeout < MIN_TIMEOUT {
         return Err(crate::config::UsageError(format!(
