@@ -410,3 +410,31 @@ async fn candidates_pane_shows_probe_results() {
     assert!(t.contains("✗ "), "{t}");
     assert!(t.contains(&results[0].summary()[..20]), "{t}");
 }
+
+#[test]
+fn findings_pane_lists_verdicts_most_severe_first_with_the_selected_one_expanded() {
+    let mut app = restart_app(true);
+    let (_, t) = pane(&app, Pane::Findings, 120, 20);
+    assert!(t.contains("7 Findings"), "{t}");
+    assert!(t.contains("✗ ERROR"), "{t}");
+    assert!(
+        t.contains("fix:"),
+        "the first (most severe) finding is expanded:\n{t}"
+    );
+    assert_no_controls(&t);
+    // Severities never increase down the list.
+    let order: Vec<usize> = ["✗ ", "⚠ ", "ℹ ", "✓ "]
+        .iter()
+        .filter_map(|m| t.find(m))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] <= w[1]), "{t}");
+    // Selecting the next one moves the expansion.
+    update(&mut app, Msg::Focus(Pane::Findings));
+    update(&mut app, Msg::Down);
+    let (_, t2) = pane(&app, Pane::Findings, 120, 20);
+    assert_ne!(t, t2);
+    // A healthy session says so.
+    let happy = App::with_events(Theme::new(true), &testing::happy_session(5));
+    let (_, t) = pane(&happy, Pane::Findings, 120, 12);
+    assert!(t.contains("✓ OK"), "{t}");
+}

@@ -623,6 +623,8 @@ pub struct Model {
     media_received: bool,
     /// ICE-server probe results, the latest per URL, transport and kind.
     probes: Vec<crate::probe::ProbeResult>,
+    /// The rule engine, fed every event.
+    diagnosis: crate::diagnosis::Diagnosis,
 }
 
 /// Probe results kept (one per server URL and transport).
@@ -635,6 +637,11 @@ impl Default for Model {
 }
 
 impl Model {
+    /// The verdicts so far, most severe first.
+    pub fn findings(&self) -> Vec<crate::diagnosis::Finding> {
+        self.diagnosis.findings()
+    }
+
     /// ICE-server probe results (session-wide: each server is probed once).
     pub fn probes(&self) -> &[crate::probe::ProbeResult] {
         &self.probes
@@ -654,6 +661,7 @@ impl Model {
             tracks: Vec::new(),
             ended: None,
             probes: Vec::new(),
+            diagnosis: crate::diagnosis::Diagnosis::new(),
             events_applied: 0,
             stale_ignored: 0,
             last_seq: None,
@@ -777,6 +785,7 @@ impl Model {
 
     /// Apply one event. Never panics, whatever the event.
     pub fn apply(&mut self, ev: &Stamped) {
+        self.diagnosis.observe(ev);
         self.events_applied += 1;
         self.last_seq = Some(ev.seq);
         if ev.t_ms.is_finite() && ev.t_ms > self.last_t_ms {

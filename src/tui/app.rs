@@ -23,17 +23,20 @@ pub enum Pane {
     Restarts,
     /// Errors and warnings.
     Events,
+    /// The diagnosis: verdicts, most severe first, the selected one expanded to its evidence.
+    Findings,
 }
 
 impl Pane {
     /// Every pane, in focus order.
-    pub const ALL: [Pane; 6] = [
+    pub const ALL: [Pane; 7] = [
         Pane::Signaling,
         Pane::Candidates,
         Pane::Pairs,
         Pane::Tracks,
         Pane::Restarts,
         Pane::Events,
+        Pane::Findings,
     ];
 
     /// Position in [`Pane::ALL`].
@@ -50,6 +53,7 @@ impl Pane {
             Pane::Tracks => "Tracks / bitrate",
             Pane::Restarts => "Restarts",
             Pane::Events => "Events / errors",
+            Pane::Findings => "Findings",
         }
     }
 
@@ -62,6 +66,7 @@ impl Pane {
             Pane::Tracks => "Tracks",
             Pane::Restarts => "Restarts",
             Pane::Events => "Errors",
+            Pane::Findings => "Findings",
         }
     }
 
@@ -121,7 +126,7 @@ pub struct App {
     /// The overlay.
     pub overlay: Overlay,
     /// Per pane selection, indexed by [`Pane::index`].
-    pub panes: [PaneState; 6],
+    pub panes: [PaneState; 7],
     /// Styles.
     pub theme: Theme,
     /// Session time "now" (advanced by ticks, so durations grow between events).
@@ -202,7 +207,7 @@ impl App {
             focus: Pane::Signaling,
             zoom: false,
             overlay: Overlay::None,
-            panes: [PaneState::default(); 6],
+            panes: [PaneState::default(); 7],
             theme,
             now_ms: 0.0,
             note: None,
@@ -255,6 +260,7 @@ impl App {
             Pane::Events => (m.log().first_index(), m.log().len() as u64),
             Pane::Restarts => (m.restarts().first_index(), m.restarts().len() as u64),
             Pane::Pairs => (0, m.attempt().pairs.len() as u64),
+            Pane::Findings => (0, m.findings().len() as u64),
             // Text panes: scroll by lines, bounded by the view.
             Pane::Candidates | Pane::Tracks => (0, u64::MAX),
         }
@@ -456,7 +462,7 @@ mod tests {
         let mut a = app();
         assert_eq!(a.focus, Pane::Signaling);
         update(&mut a, Msg::FocusPrev);
-        assert_eq!(a.focus, Pane::Events);
+        assert_eq!(a.focus, Pane::Findings);
         update(&mut a, Msg::FocusNext);
         update(&mut a, Msg::FocusNext);
         assert_eq!(a.focus, Pane::Candidates);

@@ -91,7 +91,6 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         let pairs = [
             (Pane::Signaling, Pane::Candidates),
             (Pane::Pairs, Pane::Tracks),
-            (Pane::Restarts, Pane::Events),
         ];
         for (row, (l, r)) in rows.iter().zip(pairs) {
             let [a, b] =
@@ -100,6 +99,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             render_pane(app, l, a, buf);
             render_pane(app, r, b, buf);
         }
+        // The bottom row: what it all means, next to the restarts and the errors behind it.
+        let [f, r, e] = Layout::horizontal([
+            Constraint::Percentage(40),
+            Constraint::Percentage(30),
+            Constraint::Percentage(30),
+        ])
+        .areas(rows[2]);
+        render_pane(app, Pane::Findings, f, buf);
+        render_pane(app, Pane::Restarts, r, buf);
+        render_pane(app, Pane::Events, e, buf);
     } else {
         let [tabs, pane] =
             Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(body);
@@ -124,6 +133,7 @@ pub fn render_pane(app: &App, pane: Pane, area: Rect, buf: &mut Buffer) {
         Pane::Tracks => panes::tracks::render(&ctx, area, buf),
         Pane::Restarts => panes::restarts::render(&ctx, area, buf),
         Pane::Events => panes::events::render(&ctx, area, buf),
+        Pane::Findings => panes::findings::render(&ctx, area, buf),
     }
 }
 
@@ -147,7 +157,7 @@ fn render_tabs(app: &App, area: Rect, buf: &mut Buffer) {
 fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let keys: &[(&str, &str)] = &[
-        ("Tab/1-6", "focus"),
+        ("Tab/1-7", "focus"),
         ("↑↓", "select"),
         ("Enter", "detail"),
         ("z", "zoom"),

@@ -3,6 +3,7 @@
 pub mod candidates;
 pub mod detail;
 pub mod events;
+pub mod findings;
 pub mod pairs;
 pub mod restarts;
 pub mod signaling;
