@@ -54,9 +54,11 @@ pub fn dump(events: &[Stamped]) -> String {
     events
         .iter()
         .map(|e| {
-            let mut j = serde_json::to_string(e).unwrap_or_default();
-            j.truncate(220);
-            j
+            let j = serde_json::to_string(e).unwrap_or_default();
+            // Cut on a character boundary (summaries may hold non-ASCII text).
+            j.char_indices()
+                .nth(220)
+                .map_or(j.clone(), |(i, _)| j[..i].to_owned())
         })
         .collect::<Vec<_>>()
         .join("\n")
