@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::Shared;
 use super::synth::FrameGenerator;
-use crate::webrtc_adapter::sender::VideoWriter;
+use super::{Fault, ServeNotice, Shared};
+use crate::webrtc_adapter::sender::{SenderPeer, VideoWriter};
 
 /// Counters of one connection, shared with its media task.
 #[derive(Default)]
@@ -69,6 +69,44 @@ pub(super) async fn send_media(
                     return;
                 }
             }
+        }
+    }
+}
+
+/// The peer connection of connection `id` reached `connected`: count it, tell the log, and start the
+/// synthetic video (none with [`Fault::NoMedia`], stopping after a while with [`Fault::StopMediaAfter`]).
+pub(super) async fn on_connected(
+    shared: &Arc<Shared>,
+    peer: &SenderPeer,
+    counters: &Arc<ConnCounters>,
+    id: u64,
+    opened: Instant,
+    fault: Option<Fault>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    shared.totals.connected.fetch_add(1, Ordering::Relaxed);
+    let after = opened.elapsed();
+    tracing::info!(
+        id,
+        after_ms = after.as_millis() as u64,
+        "serve: peer connection established"
+    );
+    let _ = shared.notices.send(ServeNotice::Connected { id, after });
+    let limit = match fault {
+        Some(Fault::NoMedia) => Some(Duration::ZERO),
+        Some(Fault::StopMediaAfter(d)) => Some(d),
+        _ => None,
+    };
+    match peer.video_writer().await {
+        Ok(w) => Some(tokio::spawn(send_media(
+            Arc::clone(shared),
+            w,
+            Arc::clone(counters),
+            id,
+            limit,
+        ))),
+        Err(e) => {
+            tracing::warn!(id, "serve: {e}");
+            None
         }
     }
 }

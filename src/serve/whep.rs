@@ -29,7 +29,7 @@ use hyper::header::{self, HeaderMap};
 use tokio::sync::{mpsc, oneshot};
 
 use super::http::{DropConnection, Resp, add_header, empty, read_body, response};
-use super::media::{ConnCounters, send_media};
+use super::media::{ConnCounters, on_connected};
 use super::{Fault, ServeNotice, Shared, SignalingKind};
 use crate::proto::whep::{
     ETag, LinkIceServer, SDP_MEDIA_TYPE, SDPFRAG_MEDIA_TYPE, format_link_ice_server, media_type,
@@ -644,19 +644,7 @@ async fn run(
                     match s {
                         SenderPcState::Connected if !connected => {
                             connected = true;
-                            shared.totals.connected.fetch_add(1, Ordering::Relaxed);
-                            let after = opened.elapsed();
-                            tracing::info!(id, after_ms = after.as_millis() as u64, "serve: peer connection established");
-                            let _ = shared.notices.send(ServeNotice::Connected { id, after });
-                            let limit = match fault {
-                                Some(Fault::NoMedia) => Some(Duration::ZERO),
-                                Some(Fault::StopMediaAfter(d)) => Some(d),
-                                _ => None,
-                            };
-                            match peer.video_writer().await {
-                                Ok(w) => media = Some(tokio::spawn(send_media(Arc::clone(shared), w, Arc::clone(counters), id, limit))),
-                                Err(e) => tracing::warn!(id, "serve: {e}"),
-                            }
+                            media = on_connected(shared, &peer, counters, id, opened, fault).await;
                         }
                         SenderPcState::Failed => break "peer connection failed".to_owned(),
                         SenderPcState::Closed => break "peer connection closed".to_owned(),

@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 
-use super::media::{ConnCounters, send_media};
+use super::media::{ConnCounters, on_connected};
 use super::{Fault, ServeNotice, Shared, SignalingKind};
 use crate::proto::ws::{
     self, CandidateMessage, MAX_MESSAGE_BYTES, SignalMessage, answer_message, candidate_message,
@@ -326,19 +326,7 @@ async fn negotiate_and_stream(
                     match s {
                         SenderPcState::Connected if !connected => {
                             connected = true;
-                            shared.totals.connected.fetch_add(1, Ordering::Relaxed);
-                            let after = opened.elapsed();
-                            tracing::info!(id, after_ms = after.as_millis() as u64, "serve: peer connection established");
-                            let _ = shared.notices.send(ServeNotice::Connected { id, after });
-                            let limit = match fault {
-                                Some(Fault::NoMedia) => Some(Duration::ZERO),
-                                Some(Fault::StopMediaAfter(d)) => Some(d),
-                                _ => None,
-                            };
-                            match peer.video_writer().await {
-                                Ok(w) => media = Some(tokio::spawn(send_media(Arc::clone(shared), w, Arc::clone(counters), id, limit))),
-                                Err(e) => tracing::warn!(id, "serve: {e}"),
-                            }
+                            media = on_connected(shared, peer, counters, id, opened, fault).await;
                         }
                         SenderPcState::Failed => break End::Drop("peer connection failed".into()),
                         SenderPcState::Closed => break End::Drop("peer connection closed".into()),
