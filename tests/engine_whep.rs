@@ -667,3 +667,42 @@ async fn whep_against_serve_with_an_ice_restart_keeps_media_flowing() {
     assert_eq!(methods.last(), Some(&"DELETE"), "{methods:?}");
     assert_eq!(requests.last().and_then(|r| r.status), Some(200));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_absolute_location_is_used_as_is_for_trickle_and_delete() {
+    let server = TestServer::start(|req, base| match (req.method.as_str(), req.path.as_str()) {
+        ("OPTIONS", _) => reply(204, &[], ""),
+        ("POST", "/cam/whep") => reply(
+            201,
+            &[
+                ("Content-Type", "application/sdp"),
+                ("Location", &format!("{base}/sessions/abs-1")),
+                ("ETag", "\"e1\""),
+            ],
+            &fake_answer(&req.body),
+        ),
+        ("PATCH", "/sessions/abs-1") => reply(204, &[], ""),
+        ("DELETE", "/sessions/abs-1") => reply(200, &[], ""),
+        _ => reply(404, &[], ""),
+    })
+    .await;
+    let url = format!("{}/cam/whep", server.base);
+    let events = collect(
+        viewer(&["--duration", "2s", "--handshake-timeout", "30s", &url]),
+        Duration::from_secs(20),
+    )
+    .await;
+    let t = dump(&events);
+    let seen = server.seen();
+    let patch = seen
+        .iter()
+        .find(|s| s.method == "PATCH")
+        .unwrap_or_else(|| panic!("{t}"));
+    assert_eq!(patch.path, "/sessions/abs-1");
+    assert_eq!(patch.header("if-match"), Some("\"e1\""));
+    let last = seen.last().expect("requests");
+    assert_eq!(
+        (last.method.as_str(), last.path.as_str()),
+        ("DELETE", "/sessions/abs-1")
+    );
+}
