@@ -2,6 +2,10 @@
 //! real fixture frames and candidate lines (plus hand-written seeds) go through every parser. None
 //! may panic, and whatever parses must survive a write/read round trip.
 
+#[path = "support/mutate.rs"]
+mod mutate;
+use mutate::{Rng, mutate};
+
 use std::fs;
 use std::path::Path;
 
@@ -16,26 +20,6 @@ use rtcscope::proto::ws::{
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/signaling");
-
-/// xorshift64*: small, deterministic, good enough to pick mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-}
 
 /// WebSocket frame texts and candidate lines from the fixtures, plus hand-written seeds.
 fn seeds() -> (Vec<String>, Vec<String>) {
@@ -139,55 +123,6 @@ const TOKENS: &[&str] = &[
     "//",
 ];
 
-fn mutate(rng: &mut Rng, seed: &str, other: &str) -> String {
-    let mut b = seed.as_bytes().to_vec();
-    for _ in 0..1 + rng.below(4) {
-        let len = b.len();
-        match rng.below(8) {
-            0 if len > 0 => {
-                let i = rng.below(len);
-                b[i] = rng.next() as u8;
-            }
-            1 => {
-                let i = rng.below(len + 1);
-                b.insert(i, rng.next() as u8);
-            }
-            2 if len > 0 => {
-                let i = rng.below(len);
-                let n = 1 + rng.below((len - i).min(16));
-                b.drain(i..i + n);
-            }
-            3 if len > 0 => {
-                let i = rng.below(len);
-                let n = 1 + rng.below((len - i).min(64));
-                let piece = b[i..i + n].to_vec();
-                let at = rng.below(b.len() + 1);
-                b.splice(at..at, piece);
-            }
-            4 => b.truncate(rng.below(len + 1)),
-            5 => {
-                let t = TOKENS[rng.below(TOKENS.len())].as_bytes();
-                let at = rng.below(len + 1);
-                b.splice(at..at, t.iter().copied());
-            }
-            6 => {
-                let o = other.as_bytes();
-                let from = rng.below(o.len() + 1);
-                let to = from + rng.below(o.len() - from + 1);
-                let at = rng.below(len + 1);
-                b.splice(at..at, o[from..to].iter().copied());
-            }
-            _ => {
-                // Swap two whitespace-separated tokens' worth of bytes: flip a digit.
-                if let Some(i) = b.iter().position(|c| c.is_ascii_digit()) {
-                    b[i] = b'0' + (rng.next() % 10) as u8;
-                }
-            }
-        }
-    }
-    String::from_utf8_lossy(&b).into_owned()
-}
-
 fn exercise_message(text: &str) {
     match parse_message(text) {
         Ok(msg) => match &msg {
@@ -252,7 +187,7 @@ fn mutated_frames_never_panic() {
     for _ in 0..4000 {
         let seed = &frames[rng.below(frames.len())];
         let other = &frames[rng.below(frames.len())];
-        exercise_message(&mutate(&mut rng, seed, other));
+        exercise_message(&mutate(&mut rng, seed, other, TOKENS));
     }
 }
 
@@ -264,7 +199,7 @@ fn mutated_candidates_never_panic() {
     for _ in 0..6000 {
         let seed = &lines[rng.below(lines.len())];
         let other = &lines[rng.below(lines.len())];
-        let m = mutate(&mut rng, seed, other);
+        let m = mutate(&mut rng, seed, other, TOKENS);
         if parse_candidate(&m).is_ok() {
             parsed += 1;
         }
@@ -289,7 +224,7 @@ fn mutated_urls_never_panic() {
     for _ in 0..4000 {
         let seed = seeds[rng.below(seeds.len())];
         let other = seeds[rng.below(seeds.len())];
-        exercise_strings(&mutate(&mut rng, seed, other));
+        exercise_strings(&mutate(&mut rng, seed, other, TOKENS));
     }
 }
 

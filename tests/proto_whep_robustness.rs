@@ -2,6 +2,10 @@
 //! fixture headers and bodies (plus hand-written seeds) go through every parser. None may panic;
 //! whatever parses must survive a write/read round trip; descriptions stay short and clean.
 
+#[path = "support/mutate.rs"]
+mod mutate;
+use mutate::{Rng, mutate};
+
 use std::fs;
 use std::path::Path;
 
@@ -15,26 +19,6 @@ use serde_json::Value;
 use url::Url;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/signaling");
-
-/// xorshift64*: small, deterministic, good enough to pick mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-}
 
 /// Interesting fragments to splice in.
 const TOKENS: &[&str] = &[
@@ -77,49 +61,6 @@ const TOKENS: &[&str] = &[
     "%",
     "?transport=tcp",
 ];
-
-fn mutate(rng: &mut Rng, seed: &str, other: &str) -> String {
-    let mut b = seed.as_bytes().to_vec();
-    for _ in 0..1 + rng.below(4) {
-        let len = b.len();
-        match rng.below(7) {
-            0 if len > 0 => {
-                let i = rng.below(len);
-                b[i] = rng.next() as u8;
-            }
-            1 => {
-                let i = rng.below(len + 1);
-                b.insert(i, rng.next() as u8);
-            }
-            2 if len > 0 => {
-                let i = rng.below(len);
-                let n = 1 + rng.below((len - i).min(16));
-                b.drain(i..i + n);
-            }
-            3 if len > 0 => {
-                let i = rng.below(len);
-                let n = 1 + rng.below((len - i).min(64));
-                let piece = b[i..i + n].to_vec();
-                let at = rng.below(b.len() + 1);
-                b.splice(at..at, piece);
-            }
-            4 => b.truncate(rng.below(len + 1)),
-            5 => {
-                let t = TOKENS[rng.below(TOKENS.len())].as_bytes();
-                let at = rng.below(len + 1);
-                b.splice(at..at, t.iter().copied());
-            }
-            _ => {
-                let o = other.as_bytes();
-                let from = rng.below(o.len() + 1);
-                let to = from + rng.below(o.len() - from + 1);
-                let at = rng.below(len + 1);
-                b.splice(at..at, o[from..to].iter().copied());
-            }
-        }
-    }
-    String::from_utf8_lossy(&b).into_owned()
-}
 
 /// Header values and bodies from the WHEP fixtures, plus hand-written seeds.
 struct Seeds {
@@ -300,7 +241,7 @@ fn mutated_link_headers_never_panic() {
     for _ in 0..5000 {
         let seed = &s.links[rng.below(s.links.len())];
         let other = &s.links[rng.below(s.links.len())];
-        let m = mutate(&mut rng, seed, other);
+        let m = mutate(&mut rng, seed, other, TOKENS);
         if !parse_link_headers(&[&m]).ice_servers.is_empty() {
             parsed += 1;
         }
@@ -317,7 +258,7 @@ fn mutated_bodies_never_panic() {
     for _ in 0..4000 {
         let seed = &s.bodies[rng.below(s.bodies.len())];
         let other = &s.bodies[rng.below(s.bodies.len())];
-        let m = mutate(&mut rng, seed, other);
+        let m = mutate(&mut rng, seed, other, TOKENS);
         if parse_sdpfrag(&m).is_ok() {
             parsed += 1;
         }
@@ -334,7 +275,7 @@ fn mutated_short_values_never_panic() {
     for _ in 0..6000 {
         let seed = &s.short[rng.below(s.short.len())];
         let other = &s.short[rng.below(s.short.len())];
-        exercise_short(&mutate(&mut rng, seed, other), &base);
+        exercise_short(&mutate(&mut rng, seed, other, TOKENS), &base);
     }
 }
 
