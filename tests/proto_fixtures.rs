@@ -1,5 +1,5 @@
 //! The protocol layer against real transcripts from four WebRTC stacks
-//! (`../shared/fixtures/signaling`, see its README): every WebSocket frame parses to the expected
+//! (`tests/fixtures/signaling`, see its README): every WebSocket frame parses to the expected
 //! kind in the expected order, every candidate parses, and the writers round-trip.
 
 use std::fs;
@@ -14,15 +14,14 @@ use rtcscope::proto::ws::{
 };
 use serde_json::Value;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/signaling");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/signaling");
 
 /// The fixture files whose name contains `marker`, sorted; fails clearly when the folder is missing.
 fn fixture_files(marker: &str) -> Vec<PathBuf> {
     let dir = Path::new(FIXTURES);
     let entries = fs::read_dir(dir).unwrap_or_else(|e| {
         panic!(
-            "signaling fixtures not found at {} ({e}); they live in /work/shared/fixtures/signaling \
-             next to the crate and CI always has them",
+            "signaling fixtures not found at {} ({e}); they are part of the repository (tests/fixtures/signaling)",
             dir.display()
         )
     });

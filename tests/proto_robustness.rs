@@ -19,7 +19,7 @@ use rtcscope::proto::ws::{
 };
 use serde_json::Value;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/signaling");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/signaling");
 
 /// WebSocket frame texts and candidate lines from the fixtures, plus hand-written seeds.
 fn seeds() -> (Vec<String>, Vec<String>) {
@@ -42,7 +42,7 @@ fn seeds() -> (Vec<String>, Vec<String>) {
     let dir = Path::new(FIXTURES);
     let entries = fs::read_dir(dir).unwrap_or_else(|e| {
         panic!(
-            "signaling fixtures not found at {} ({e}); CI always has them",
+            "signaling fixtures not found at {} ({e}); they are part of the repository (tests/fixtures/signaling)",
             dir.display()
         )
     });

@@ -1,4 +1,4 @@
-//! The WHEP protocol layer against real HTTP exchanges (`../shared/fixtures/signaling/*-whep*.jsonl`,
+//! The WHEP protocol layer against real HTTP exchanges (`tests/fixtures/signaling/*-whep*.jsonl`,
 //! see its README): Link ICE servers, the viewer's trickle PATCH bodies, frags rebuilt from the
 //! offers, Location and ETag handling, and the deviations reported for each response.
 
@@ -14,15 +14,14 @@ use rtcscope::proto::whep::{
 use serde_json::Value;
 use url::Url;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/signaling");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/signaling");
 
 /// The `*-whep*.jsonl` fixture files, sorted; fails clearly when the folder is missing.
 fn whep_files() -> Vec<PathBuf> {
     let dir = Path::new(FIXTURES);
     let entries = fs::read_dir(dir).unwrap_or_else(|e| {
         panic!(
-            "signaling fixtures not found at {} ({e}); they live in /work/shared/fixtures/signaling \
-             next to the crate and CI always has them",
+            "signaling fixtures not found at {} ({e}); they are part of the repository (tests/fixtures/signaling)",
             dir.display()
         )
     });

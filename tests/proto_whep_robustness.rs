@@ -18,7 +18,7 @@ use rtcscope::proto::whep::{
 use serde_json::Value;
 use url::Url;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/signaling");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/signaling");
 
 /// Interesting fragments to splice in.
 const TOKENS: &[&str] = &[
@@ -103,7 +103,7 @@ fn seeds() -> Seeds {
     let dir = Path::new(FIXTURES);
     let entries = fs::read_dir(dir).unwrap_or_else(|e| {
         panic!(
-            "signaling fixtures not found at {} ({e}); CI always has them",
+            "signaling fixtures not found at {} ({e}); they are part of the repository (tests/fixtures/signaling)",
             dir.display()
         )
     });

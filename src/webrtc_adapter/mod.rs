@@ -1,7 +1,7 @@
 //! The one module that calls webrtc-rs (`webrtc` and `rtc`, both pinned to `=0.21.1`). Every other module
 //! goes through it, so an API change of the young crate touches only this folder.
 //!
-//! Known gaps of 0.21.1 handled here (see `../shared/reference/webrtc-rs.md`):
+//! Known gaps of 0.21.1 handled here (the README's "webrtc-rs 0.21.1: known gaps" section lists them all):
 //! - candidate priority in stats is a `u16`: priorities are taken from the candidate *events* and looked up
 //!   by address and port;
 //! - no DTLS-state, selected-pair-change or ICE-error events: the viewer polls stats;
