@@ -10,6 +10,8 @@ use crate::engine::{Engine, EngineCommand, EngineHandle};
 use crate::event::{Event, MessageKind, Stamped, StateKind};
 use crate::report::{self, ReportBuilder};
 
+mod probe_command;
+
 /// How a run ended; `main` maps it to the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -110,13 +112,13 @@ impl Progress {
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Some(Command::Serve(args)) => {
-            crate::serve::run(args).await?;
+            crate::serve::run(args.listen, args.sender.into()).await?;
             Ok(Outcome::Done)
         }
-        Some(Command::Probe(args)) => crate::probe::run(args).await,
+        Some(Command::Probe(args)) => probe_command::run(args).await,
         Some(Command::Demo(args)) => {
             let listen = "127.0.0.1:0".parse().context("demo listen address")?;
-            let server = crate::serve::start(listen, args.sender.clone())
+            let server = crate::serve::start(listen, args.sender.clone().into())
                 .await
                 .context("starting the built-in sender")?;
             let url = server.ws_url("demo");

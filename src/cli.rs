@@ -211,13 +211,22 @@ pub enum IceTransportPolicy {
     Relay,
 }
 
-/// Video codec of the synthetic track sent by `serve`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum VideoCodec {
-    /// VP8 (RFC 7741).
-    Vp8,
-    /// H.264 constrained baseline, packetization mode 1.
-    H264,
+pub use crate::webrtc_adapter::sender::VideoCodec;
+
+/// `--codec vp8|h264`: the adapter's plain enum, given clap's parsing here so that no layer below the
+/// command line depends on clap.
+impl ValueEnum for VideoCodec {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[VideoCodec::Vp8, VideoCodec::H264]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(match self {
+            VideoCodec::Vp8 => clap::builder::PossibleValue::new("vp8").help("VP8 (RFC 7741)"),
+            VideoCodec::H264 => clap::builder::PossibleValue::new("h264")
+                .help("H.264 constrained baseline, packetization mode 1"),
+        })
+    }
 }
 
 /// Options of the built-in sender.
@@ -265,6 +274,20 @@ pub struct SenderOptions {
     /// Do not negotiate RTX: retransmissions go on the media SSRC.
     #[arg(long)]
     pub no_rtx: bool,
+}
+
+impl From<SenderOptions> for crate::serve::ServeOptions {
+    fn from(o: SenderOptions) -> Self {
+        crate::serve::ServeOptions {
+            codec: o.codec,
+            bitrate: o.bitrate,
+            fps: o.fps,
+            keyframe_interval: o.keyframe_interval,
+            ice_servers: o.ice_servers,
+            bind: o.bind,
+            no_rtx: o.no_rtx,
+        }
+    }
 }
 
 /// Options of `demo`.

@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod probe;
+
 /// Version of the event schema. Bumped on any incompatible change to the serialised form.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -695,10 +697,10 @@ pub enum Event {
         message: String,
     },
     /// The result of probing one ICE-server URL over one transport on its own (STUN binding or TURN
-    /// allocate; see [`crate::probe`]), independently of the peer connection.
+    /// allocate; see [`probe`]), independently of the peer connection.
     ProbeResult {
         /// What the probe found (URL masked, outcome, RTT, mapped/relayed address, TURN-REST expiry).
-        result: crate::probe::ProbeResult,
+        result: probe::ProbeResult,
     },
     /// The last event.
     Ended {

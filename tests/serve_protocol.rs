@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use rtcscope::cli::{SenderOptions, VideoCodec};
+use rtcscope::cli::VideoCodec;
+use rtcscope::serve::ServeOptions;
 use rtcscope::serve::{self, ServeHandle};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,8 +27,8 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 const STEP: Duration = Duration::from_secs(5);
 
-fn opts(codec: VideoCodec, bitrate: u64) -> SenderOptions {
-    SenderOptions {
+fn opts(codec: VideoCodec, bitrate: u64) -> ServeOptions {
+    ServeOptions {
         codec,
         bitrate,
         fps: 30,
@@ -38,7 +39,7 @@ fn opts(codec: VideoCodec, bitrate: u64) -> SenderOptions {
     }
 }
 
-async fn start(o: SenderOptions) -> ServeHandle {
+async fn start(o: ServeOptions) -> ServeHandle {
     let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
     timeout(STEP, serve::start(listen, o))
         .await

@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, ETAG, IF_MATCH, LOCATION};
-use rtcscope::cli::{SenderOptions, VideoCodec};
+use rtcscope::cli::VideoCodec;
 use rtcscope::proto::whep::{parse_link_headers, parse_sdpfrag, trickle_frag, write_sdpfrag};
+use rtcscope::serve::ServeOptions;
 use rtcscope::serve::{self, ServeHandle, ServedRequest};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
@@ -23,8 +24,8 @@ const STEP: Duration = Duration::from_secs(5);
 const SDP: &str = "application/sdp";
 const FRAG: &str = "application/trickle-ice-sdpfrag";
 
-fn opts() -> SenderOptions {
-    SenderOptions {
+fn opts() -> ServeOptions {
+    ServeOptions {
         codec: VideoCodec::Vp8,
         bitrate: 500_000,
         fps: 30,
@@ -35,7 +36,7 @@ fn opts() -> SenderOptions {
     }
 }
 
-async fn start(o: SenderOptions) -> ServeHandle {
+async fn start(o: ServeOptions) -> ServeHandle {
     let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
     timeout(STEP, serve::start(listen, o))
         .await

@@ -31,11 +31,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::cli::{SenderOptions, ServeArgs, VideoCodec};
 use crate::proto::ice_server::{self, IceServerSpec};
 use crate::proto::ws::{IceServerEntry, ice_servers_message};
 use crate::webrtc_adapter::IceServerConfig;
 use crate::webrtc_adapter::sender::SenderConfig;
+use crate::webrtc_adapter::sender::VideoCodec;
 
 /// Time from the ICE-server list being sent to the peer connection reaching `connected` (as MediaMTX).
 pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
@@ -223,11 +223,31 @@ struct Totals {
     active: AtomicU64,
 }
 
+/// What the built-in sender sends and announces: the `serve`/`demo` command-line options, parsed
+/// (the command line converts its own type into this one, so this layer knows nothing of clap).
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Video codec of the synthetic track.
+    pub codec: VideoCodec,
+    /// Target video bitrate, bits per second.
+    pub bitrate: u64,
+    /// Frames per second of the synthetic track.
+    pub fps: u32,
+    /// Interval between key frames.
+    pub keyframe_interval: Duration,
+    /// ICE servers the sender uses and announces to viewers, as written (`turn:user:pass@host:port`).
+    pub ice_servers: Vec<String>,
+    /// Local addresses for the sender's ICE host candidates; empty: the listen address's IP, port 0.
+    pub bind: Vec<SocketAddr>,
+    /// Do not negotiate RTX: retransmissions go on the media SSRC.
+    pub no_rtx: bool,
+}
+
 /// A task to run alongside the connections (a WHEP session), drained at shutdown like them.
 type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 struct Shared {
-    opts: SenderOptions,
+    opts: ServeOptions,
     tuning: ServeTuning,
     sender: SenderConfig,
     ice_json: String,
@@ -334,7 +354,7 @@ impl Drop for ServeHandle {
 }
 
 /// Parse the `--serve-ice-server` URLs (the viewer's `--ice-server` forms, credentials in the URL).
-fn parse_ice_servers(opts: &SenderOptions) -> anyhow::Result<Vec<IceServerSpec>> {
+fn parse_ice_servers(opts: &ServeOptions) -> anyhow::Result<Vec<IceServerSpec>> {
     opts.ice_servers
         .iter()
         .map(|u| {
@@ -349,7 +369,7 @@ fn parse_ice_servers(opts: &SenderOptions) -> anyhow::Result<Vec<IceServerSpec>>
 /// are still announced to viewers.
 fn sender_config(
     listen: SocketAddr,
-    opts: &SenderOptions,
+    opts: &ServeOptions,
     ice_servers: &[IceServerSpec],
 ) -> SenderConfig {
     let mut usable = Vec::new();
@@ -397,14 +417,14 @@ fn ice_entries(ice_servers: &[IceServerSpec]) -> Vec<IceServerEntry> {
 }
 
 /// Start the sender on `listen` (port 0 picks one; see [`ServeHandle::local_addr`]).
-pub async fn start(listen: SocketAddr, opts: SenderOptions) -> anyhow::Result<ServeHandle> {
+pub async fn start(listen: SocketAddr, opts: ServeOptions) -> anyhow::Result<ServeHandle> {
     start_with(listen, opts, ServeTuning::default()).await
 }
 
 /// [`start`] with a handshake deadline of your choice and, optionally, a deliberate [`Fault`].
 pub async fn start_with(
     listen: SocketAddr,
-    opts: SenderOptions,
+    opts: ServeOptions,
     tuning: ServeTuning,
 ) -> anyhow::Result<ServeHandle> {
     if opts.fps == 0 || opts.fps > 240 {
@@ -520,19 +540,12 @@ pub fn format_bitrate(bps: u64) -> String {
     }
 }
 
-fn codec_name(c: VideoCodec) -> &'static str {
-    match c {
-        VideoCodec::Vp8 => "VP8",
-        VideoCodec::H264 => "H264",
-    }
-}
-
 /// The banner `rtcscope serve` prints at start (it starts with `serving on`, which scripts wait for).
-pub fn banner(local_addr: SocketAddr, opts: &SenderOptions) -> String {
+pub fn banner(local_addr: SocketAddr, opts: &ServeOptions) -> String {
     format!(
         "serving on {local_addr}: WHEP at http://{local_addr}/<any-path>/whep, WebSocket at \
          ws://{local_addr}/<any-path>/ws ({}, {}, {} fps{}); Ctrl-C to stop",
-        codec_name(opts.codec),
+        opts.codec.name(),
         format_bitrate(opts.bitrate),
         opts.fps,
         if opts.no_rtx { ", no RTX" } else { "" }
@@ -540,10 +553,10 @@ pub fn banner(local_addr: SocketAddr, opts: &SenderOptions) -> String {
 }
 
 /// `rtcscope serve`: start, print the banner to stderr, run until ctrl-c (tokio::signal) or SIGTERM, shut down.
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let handle = start(args.listen, args.sender.clone()).await?;
+pub async fn run(listen: SocketAddr, opts: ServeOptions) -> anyhow::Result<()> {
+    let handle = start(listen, opts.clone()).await?;
     let mut notices = handle.subscribe();
-    eprintln!("{}", banner(handle.local_addr(), &args.sender));
+    eprintln!("{}", banner(handle.local_addr(), &opts));
     let terminate = terminate_signal();
     tokio::pin!(terminate);
     loop {
@@ -602,7 +615,7 @@ mod tests {
 
     #[test]
     fn bind_defaults_to_the_listen_ip() {
-        let opts = SenderOptions {
+        let opts = ServeOptions {
             codec: VideoCodec::Vp8,
             bitrate: 2_000_000,
             fps: 30,
@@ -631,7 +644,7 @@ mod tests {
 
     #[test]
     fn ice_servers_the_sender_cannot_use_are_announced_but_not_used() {
-        let opts = SenderOptions {
+        let opts = ServeOptions {
             codec: VideoCodec::Vp8,
             bitrate: 2_000_000,
             fps: 30,
@@ -649,7 +662,7 @@ mod tests {
         assert_eq!(cfg.ice_servers.len(), 1);
         assert_eq!(cfg.ice_servers[0].urls, ["stun:127.0.0.1:3478"]);
         assert_eq!(ice_entries(&ice).len(), 3);
-        let bad = SenderOptions {
+        let bad = ServeOptions {
             ice_servers: vec!["turn:127.0.0.1:3478".into()],
             ..opts
         };

@@ -13,7 +13,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::cli::VideoCodec;
+use crate::webrtc_adapter::sender::VideoCodec;
 
 /// How much bigger a key frame is than a delta frame.
 pub const KEYFRAME_RATIO: f64 = 6.0;

@@ -41,7 +41,6 @@ use webrtc::peer_connection::{
 use webrtc::rtp_transceiver::RtpSender;
 
 use super::IceServerConfig;
-use crate::cli::VideoCodec;
 use crate::proto::ws::CandidateMessage;
 
 /// The H.264 format the sender offers and sends: constrained baseline, packetization mode 1.
@@ -69,6 +68,25 @@ pub enum SenderError {
     /// Writing media failed.
     #[error("write failed: {0}")]
     Write(String),
+}
+
+/// Video codec of the synthetic track a [`SenderPeer`] sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoCodec {
+    /// VP8 (RFC 7741).
+    Vp8,
+    /// H.264 constrained baseline, packetization mode 1.
+    H264,
+}
+
+impl VideoCodec {
+    /// `VP8` or `H264`, as in the SDP's rtpmap.
+    pub fn name(self) -> &'static str {
+        match self {
+            VideoCodec::Vp8 => "VP8",
+            VideoCodec::H264 => "H264",
+        }
+    }
 }
 
 /// How to build a [`SenderPeer`].

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
-use rtcscope::cli::{Cli, SenderOptions};
+use rtcscope::cli::Cli;
 use rtcscope::engine::{Engine, EngineHandle};
 use rtcscope::event::{Event, Stamped};
+use rtcscope::serve::ServeOptions;
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -25,14 +26,14 @@ pub fn viewer(args: &[&str]) -> EngineHandle {
 }
 
 /// Default sender options (VP8, 2 Mbit/s, 30 fps) with overrides from `serve` arguments.
-pub fn sender_options(args: &[&str]) -> SenderOptions {
+pub fn sender_options(args: &[&str]) -> ServeOptions {
     let mut argv = vec!["rtcscope", "serve"];
     argv.extend_from_slice(args);
     match Cli::try_parse_from(argv)
         .expect("valid serve arguments")
         .command
     {
-        Some(rtcscope::cli::Command::Serve(a)) => a.sender,
+        Some(rtcscope::cli::Command::Serve(a)) => a.sender.into(),
         _ => unreachable!(),
     }
 }

@@ -620,13 +620,13 @@ pub async fn serve_with(
 }
 
 /// Default sender options.
-pub fn sender_options() -> rtcscope::cli::SenderOptions {
+pub fn sender_options() -> rtcscope::serve::ServeOptions {
     use clap::Parser;
     match rtcscope::cli::Cli::try_parse_from(["rtcscope", "serve"])
         .expect("serve arguments")
         .command
     {
-        Some(rtcscope::cli::Command::Serve(a)) => a.sender,
+        Some(rtcscope::cli::Command::Serve(a)) => a.sender.into(),
         _ => unreachable!(),
     }
 }
