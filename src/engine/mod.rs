@@ -8,7 +8,6 @@
 //! events) arrives on channels owned by that attempt, so when the attempt ends its late events vanish
 //! with it and can never be confused with the next attempt's.
 
-pub mod keyframe;
 pub mod stack_log;
 pub mod whep;
 pub mod ws_client;
@@ -26,6 +25,7 @@ use crate::event::{
 };
 use crate::proto::ice_server::{self, IceServerSpec};
 use crate::proto::ws::{self as wsproto, CandidateMessage, SignalMessage};
+use crate::sanitize::truncate_bytes as truncate;
 use crate::session::{Action, Input, Policy, Session};
 use crate::webrtc_adapter::viewer::{PeerEvent, StatsSample, ViewerConfig, ViewerPeer};
 use crate::webrtc_adapter::{IceServerConfig, IceTimeouts};
@@ -274,18 +274,6 @@ async fn oneshot_opt<T>(rx: &mut Option<tokio::sync::oneshot::Receiver<T>>) -> O
         Some(r) => r.await.ok(),
         None => std::future::pending().await,
     }
-}
-
-/// Truncate to at most `limit` bytes on a char boundary.
-pub fn truncate(s: &str, limit: usize) -> (String, bool) {
-    if s.len() <= limit {
-        return (s.to_owned(), false);
-    }
-    let mut end = limit;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    (s[..end].to_owned(), true)
 }
 
 /// First `a=mid:` and `a=ice-ufrag:` of an SDP.
@@ -1238,14 +1226,6 @@ impl Driver {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn truncate_respects_char_boundaries() {
-        assert_eq!(truncate("abc", 5), ("abc".into(), false));
-        assert_eq!(truncate("abcdef", 3), ("abc".into(), true));
-        // 'é' is two bytes: cutting inside it backs off.
-        assert_eq!(truncate("aé", 2), ("a".into(), true));
-    }
 
     #[test]
     fn mid_and_ufrag_from_offer() {

@@ -11,10 +11,11 @@ use base64::Engine as _;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::mpsc;
 
-use super::{Driver, EVENT_TEXT_LIMIT, OFFENDING_LIMIT, truncate};
+use super::{Driver, EVENT_TEXT_LIMIT, OFFENDING_LIMIT};
 use crate::event::{ErrorSource, Event, Header, IceServerSource, MessageKind};
 use crate::proto::ice_server::{self, IceServerSpec};
 use crate::proto::whep;
+use crate::sanitize::truncate_bytes as truncate;
 use crate::session::Input;
 use crate::webrtc_adapter::viewer::ViewerPeer;
 
