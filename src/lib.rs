@@ -4,6 +4,7 @@
 //! - [`engine`] is the only code that touches sockets, webrtc-rs (through [`webrtc_adapter`]) or the clock.
 //!   It emits one ordered, timestamped stream of [`event::Stamped`] events.
 //! - [`session`] is the sans-IO negotiation/restart state machine the engine drives.
+//! - [`signaling`] holds one sans-IO signaling client per protocol (WebSocket reader, WHEP) the engine drives.
 //! - [`proto`] holds the pure parsers and writers of the signaling protocols.
 //! - [`model`] is the pure reducer (`Model::apply`) both consumers share; [`tui`] and [`report`] consume it.
 //! - [`serve`] is the built-in sender used by `rtcscope serve`, `rtcscope demo` and the tests.
@@ -24,6 +25,7 @@ pub mod report;
 pub mod sanitize;
 pub mod serve;
 pub mod session;
+pub mod signaling;
 pub mod tls;
 pub mod tui;
 pub mod webrtc_adapter;

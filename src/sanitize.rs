@@ -6,7 +6,8 @@
 //! [`sanitize`] (one line) or [`sanitize_lines`] (multi-line) before it reaches ratatui:
 //! control characters become visible escapes (`\x1b`, `\u{9b}`), never interpreted.
 //!
-//! [`truncate_width`] cuts a string to a number of terminal columns (wide characters count twice).
+//! [`truncate_width`] cuts a string to a number of terminal columns (wide characters count twice);
+//! [`truncate_bytes`] cuts it to a number of bytes (for the text kept in events).
 
 use std::borrow::Cow;
 
@@ -108,6 +109,18 @@ pub fn cell(s: &str, max: usize) -> String {
     truncate_width(&sanitize(s), max).into_owned()
 }
 
+/// `s` cut to at most `limit` bytes on a char boundary, and whether anything was cut.
+pub fn truncate_bytes(s: &str, limit: usize) -> (String, bool) {
+    if s.len() <= limit {
+        return (s.to_owned(), false);
+    }
+    let mut end = limit;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    (s[..end].to_owned(), true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +161,13 @@ mod tests {
         assert_eq!(width(&truncate_width("日本語テキスト", 6)), 5);
         assert_eq!(truncate_width("abc", 0), "");
         assert_eq!(cell("\x1b[31mred", 6), "\\x1b[…");
+    }
+
+    #[test]
+    fn truncate_bytes_respects_char_boundaries() {
+        assert_eq!(truncate_bytes("abc", 5), ("abc".into(), false));
+        assert_eq!(truncate_bytes("abcdef", 3), ("abc".into(), true));
+        // 'é' is two bytes: cutting inside it backs off.
+        assert_eq!(truncate_bytes("aé", 2), ("a".into(), true));
     }
 }

@@ -150,3 +150,36 @@ fn pure_layers_have_no_clock_and_no_sockets() {
     );
     assert!(v.is_empty(), "clock or socket in a pure layer: {v:?}");
 }
+
+#[test]
+fn signaling_clients_are_sans_io_and_nothing_below_the_engine_imports_it() {
+    let files = sources();
+    // The signaling clients: no sockets, no runtime, no clock, no WebRTC stack, no engine.
+    let v = violations(
+        &files,
+        |p| p.starts_with("signaling/"),
+        &[
+            "crate::engine",
+            "crate::webrtc_adapter",
+            "tokio",
+            "reqwest",
+            "tungstenite",
+            "std::net",
+            "Instant::now",
+            "SystemTime::now",
+        ],
+    );
+    assert!(v.is_empty(), "I/O in a signaling client: {v:?}");
+    // Back-edges: the layers the engine drives never import it.
+    let v = violations(
+        &files,
+        |p| {
+            ["signaling/", "proto/", "webrtc_adapter/"]
+                .iter()
+                .any(|d| p.starts_with(d))
+                || p == "session.rs"
+        },
+        &["crate::engine", "use super::super::engine"],
+    );
+    assert!(v.is_empty(), "imports the engine from below it: {v:?}");
+}

@@ -98,6 +98,64 @@ impl<S: Subscriber> tracing_subscriber::Layer<S> for StackLogLayer {
     }
 }
 
+/// How long "no candidate pairs" may last before it is worth a warning.
+const NO_PAIRS_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl super::Driver {
+    /// A warning logged by the WebRTC stack: reported once per attempt per distinct text (a dead network
+    /// makes it log the same line for every packet).
+    pub(super) async fn on_stack_log(&mut self, line: String) {
+        let now = self.now();
+        let Some(a) = self.attempt.as_mut() else {
+            return;
+        };
+        // At the start of checking the agent logs this once or twice before the remote candidates are
+        // in: only a condition that lasts is worth a warning (e.g. every candidate was unusable).
+        if line.contains("pingAllCandidates called with no candidate pairs") {
+            let first = *a.no_pairs_since.get_or_insert(now);
+            if now.saturating_sub(first) < NO_PAIRS_GRACE || a.no_pairs_reported {
+                return;
+            }
+            a.no_pairs_reported = true;
+            let message = format!(
+                "ICE has had no candidate pair to check for {}: no usable local/remote candidate combination ({line})",
+                humantime::format_duration(std::time::Duration::from_secs(
+                    now.saturating_sub(first).as_secs()
+                ))
+            );
+            self.emit(crate::event::Event::Warning {
+                source: crate::event::ErrorSource::Stack,
+                message,
+            })
+            .await;
+            return;
+        }
+        let key = line
+            .chars()
+            .filter(|c| !c.is_ascii_digit())
+            .collect::<String>();
+        let n = a.stack_seen.entry(key).or_insert(0);
+        *n += 1;
+        if *n > 1 {
+            return;
+        }
+        // webrtc-rs also logs harmless races at WARN (a check that arrives before the remote
+        // credentials): only known failure messages are warnings, the rest is information.
+        let event = if is_significant(&line) {
+            crate::event::Event::Warning {
+                source: crate::event::ErrorSource::Stack,
+                message: line,
+            }
+        } else {
+            crate::event::Event::Info {
+                source: crate::event::ErrorSource::Stack,
+                message: line,
+            }
+        };
+        self.emit(event).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,23 +30,8 @@ pub struct ConnectError {
     pub body: Option<String>,
 }
 
-/// What the reader task reports.
-#[derive(Debug)]
-pub enum Incoming {
-    /// A text frame.
-    Text(String),
-    /// A binary frame (not part of the protocol).
-    Binary(usize),
-    /// The connection ended: close frame (code, reason) or none.
-    Closed {
-        /// Close code, if a close frame came.
-        code: Option<u16>,
-        /// Close reason.
-        reason: Option<String>,
-        /// A transport error, if that is how it ended.
-        error: Option<String>,
-    },
-}
+/// What the reader task reports: the signaling clients' frame type.
+pub use crate::signaling::WsFrame as Incoming;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 

@@ -260,7 +260,7 @@ impl PeerConnectionEventHandler for Handler {
                     }
                 };
                 if let Some(mime) = mime.as_deref()
-                    && crate::engine::keyframe::is_keyframe_start(mime, &pkt.payload)
+                    && super::keyframe::is_keyframe_start(mime, &pkt.payload)
                     && let Ok(mut k) = counters.keyframes.lock()
                 {
                     *k.entry(ssrc).or_insert(0) += 1;
