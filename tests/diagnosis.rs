@@ -5,11 +5,14 @@
 mod diagnosis_support;
 
 use diagnosis_support::{fixture_dir, load_fixture};
-use rtcscope::diagnosis::{Diagnosis, Finding, RULES, Severity};
+use rtcscope::analysis::Analysis;
+use rtcscope::diagnosis::{Finding, RULES, Severity};
 use rtcscope::event::{Event, Stamped};
 
 fn findings(name: &str) -> Vec<Finding> {
-    Diagnosis::from_events(&load_fixture(name)).findings()
+    Analysis::from_events(&load_fixture(name))
+        .findings()
+        .to_vec()
 }
 
 fn ids(f: &[Finding]) -> Vec<&'static str> {
@@ -253,9 +256,9 @@ fn verdicts_do_not_change_when_replayed_event_by_event() {
     // The TUI asks for findings as the stream goes: the final answer is the batch answer.
     for (name, _, _) in EXPECTED.iter().take(12) {
         let events = load_fixture(name);
-        let mut d = Diagnosis::new();
+        let mut d = Analysis::new();
         for e in &events {
-            d.observe(e);
+            d.apply(e);
             let _ = d.findings();
         }
         assert_eq!(d.findings(), findings(name), "{name}");
@@ -347,13 +350,13 @@ fn the_observer_survives_mutated_streams() {
                 let last = evs.len() - 1;
                 evs.swap(0, last);
             }
-            let d = Diagnosis::from_events(&evs);
+            let d = Analysis::from_events(&evs);
             let f = d.findings();
-            for x in &f {
+            for x in f {
                 assert!(!x.id.is_empty());
                 assert!(x.title.len() < 20_000, "{name}: bounded title");
             }
-            let _ = rtcscope::report::ReportBuilder::from_events(&evs).build();
+            let _ = rtcscope::report::build(&d);
         }
     }
 }

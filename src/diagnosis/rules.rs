@@ -6,9 +6,9 @@ use crate::model::same_url;
 use crate::probe::ProbeOutcome;
 use crate::proto::ice_server::turn_rest_expiry;
 
-use super::facts::{AttemptFacts, TrackFacts};
 use super::net::{self, AddrClass};
-use super::{Diagnosis, Finding, Severity};
+use super::{Finding, Severity};
+use crate::model::{Attempt, AttemptTrack, HttpFailure, Model, cause_key, cut};
 
 /// The rule catalogue: id and what makes it fire (documentation, `--help`-style listings, tests).
 pub(crate) const CATALOGUE: &[(&str, &str)] = &[
@@ -157,34 +157,40 @@ const TURN_REST_MAX_AHEAD_S: i64 = 30 * 24 * 3600;
 
 /// What a rule sees: the session, one attempt, and whether that attempt is over.
 pub(crate) struct Ctx<'a> {
-    /// The whole diagnosis (session facts, time, restarts).
-    pub d: &'a Diagnosis,
+    /// The whole session's model (session facts, time, restarts, probes).
+    pub d: &'a Model,
     /// The attempt judged.
-    pub a: &'a AttemptFacts,
+    pub a: &'a Attempt,
 }
 
 impl Ctx<'_> {
     /// Whether the attempt is over (restarted, or the session ended).
     fn over(&self) -> bool {
-        self.a.end.is_some() || self.d.ended.is_some()
+        self.a.end.is_some() || self.d.ended().is_some()
     }
 
     /// Whether the attempt is over, or `grace` has passed since `since`.
     fn waited(&self, since: Option<f64>, grace: f64) -> bool {
-        self.over() || since.is_some_and(|s| self.d.now_ms - s >= grace)
+        self.over() || since.is_some_and(|s| self.d.now_ms() - s >= grace)
     }
 
     /// Whether ICE has had its chance: ICE failed, or the attempt is over, or the grace passed.
     fn ice_settled(&self) -> bool {
         self.a.ice_failed_ms.is_some()
             || self.a.pc_failed_ms.is_some()
-            || self.waited(self.a.ice_checking_ms.or(self.a.answer_ms), ICE_GRACE_MS)
+            || self.waited(
+                self.a.ice_checking_ms().or(self.a.answer_ms()),
+                ICE_GRACE_MS,
+            )
     }
 
     /// Whether gathering has had its chance.
     fn gathering_settled(&self) -> bool {
         self.a.gathering_complete_ms.is_some()
-            || self.waited(self.a.offer_ms.or(self.a.ice_servers_ms), GATHER_GRACE_MS)
+            || self.waited(
+                self.a.offer_ms().or(self.a.ice_servers_ms()),
+                GATHER_GRACE_MS,
+            )
     }
 
     /// "attempt N" for evidence.
@@ -281,7 +287,7 @@ fn list(items: impl IntoIterator<Item = String>, n: usize) -> String {
 }
 
 /// Local candidate counts in words.
-fn local_counts(a: &AttemptFacts) -> String {
+fn local_counts(a: &Attempt) -> String {
     format!(
         "local candidates: {} host, {} srflx, {} relay",
         a.local_count(CandidateType::Host),
@@ -291,14 +297,14 @@ fn local_counts(a: &AttemptFacts) -> String {
 }
 
 /// URLs of the ICE servers the stack uses (not those it skipped), by scheme prefix.
-fn server_urls<'a>(a: &'a AttemptFacts, schemes: &'a [&str]) -> impl Iterator<Item = &'a str> {
-    a.servers
+fn server_urls<'a>(a: &'a Attempt, schemes: &'a [&str]) -> impl Iterator<Item = &'a str> {
+    a.servers()
         .iter()
         .flat_map(|s| s.urls.iter())
         .filter_map(move |u| {
             let lower = u.to_ascii_lowercase();
             (schemes.iter().any(|s| lower.starts_with(s))
-                && !a.skipped.iter().any(|k| k.url.eq_ignore_ascii_case(u)))
+                && !a.skipped().iter().any(|k| k.url.eq_ignore_ascii_case(u)))
             .then_some(u.as_str())
         })
 }
@@ -340,10 +346,10 @@ fn is_turn_response(msg: &str) -> bool {
 
 /// The probe results of the session for URL `url` (by the same server: host, port and scheme).
 fn probes_for<'a>(
-    d: &'a Diagnosis,
+    d: &'a Model,
     url: &'a str,
 ) -> impl Iterator<Item = &'a crate::probe::ProbeResult> {
-    d.probes
+    d.probes()
         .iter()
         .filter(move |p| same_url(&p.url, url) || same_server(&p.url, url))
 }
@@ -378,12 +384,12 @@ fn probe_silent(p: &crate::probe::ProbeResult) -> bool {
 
 /// `probe: <summary>` evidence lines of the probes of `urls` matching `pred`.
 fn probe_evidence(
-    d: &Diagnosis,
+    d: &Model,
     urls: &[String],
     pred: impl Fn(&crate::probe::ProbeResult) -> bool,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    for p in &d.probes {
+    for p in d.probes() {
         if pred(p)
             && urls
                 .iter()
@@ -404,7 +410,7 @@ fn probe_evidence(
 /// connection refused, DNS, TLS or a timeout; or a WHEP request got no response.
 fn signaling_unreachable(cx: &Ctx) -> Option<Finding> {
     let a = cx.a;
-    if a.signaling_connected.is_some() {
+    if a.signaling_connected().is_some() {
         return None;
     }
     let (error, what) = if let Some((e, _, _)) = a.signaling_failed.iter().find(|f| f.1.is_none()) {
@@ -420,7 +426,7 @@ fn signaling_unreachable(cx: &Ctx) -> Option<Finding> {
     } else {
         return None;
     };
-    let target = cx.d.session.as_ref().map(|s| s.target.clone());
+    let target = cx.d.session().map(|s| s.target.clone());
     let l = error.to_ascii_lowercase();
     let fix = if l.contains("refused") {
         "Nothing listens on that host and port: check the URL's port, that the server runs, and any firewall in between."
@@ -445,17 +451,14 @@ fn signaling_unreachable(cx: &Ctx) -> Option<Finding> {
 }
 
 /// The latest HTTP failure of the attempt with a status in `statuses`.
-fn http_failure<'a>(
-    a: &'a AttemptFacts,
-    statuses: &[u16],
-) -> Option<&'a super::facts::HttpFailure> {
+fn http_failure<'a>(a: &'a Attempt, statuses: &[u16]) -> Option<&'a HttpFailure> {
     a.http_failures
         .iter()
         .rev()
         .find(|f| statuses.contains(&f.status))
 }
 
-fn http_evidence(cx: &Ctx, f: &super::facts::HttpFailure) -> Vec<String> {
+fn http_evidence(cx: &Ctx, f: &HttpFailure) -> Vec<String> {
     let mut ev = vec![format!(
         "{}: {} answered HTTP {}{}",
         cx.attempt_label(),
@@ -471,7 +474,7 @@ fn http_evidence(cx: &Ctx, f: &super::facts::HttpFailure) -> Vec<String> {
             format!(" {}", f.reason)
         }
     )];
-    if let Some(s) = &cx.d.session {
+    if let Some(s) = cx.d.session() {
         ev.push(format!("URL: {}", s.target));
     }
     if !f.body.trim().is_empty() {
@@ -712,7 +715,7 @@ fn no_answer(cx: &Ctx) -> Option<Finding> {
         cx.attempt_label(),
         phase.describe()
     )];
-    if let Some(o) = a.offer_ms {
+    if let Some(o) = a.offer_ms() {
         ev.push(format!(
             "offer sent at {}, nothing came back in {}",
             fmt_ms(o - a.started_ms),
@@ -850,15 +853,13 @@ const CODEC_FIX: &str = "Publish a codec WebRTC viewers accept: H264 constrained
 // ---------------------------------------------------------------------------------------------------
 
 /// The remote candidates' IP classes, and whether each is reachable from one of our host addresses.
-fn remote_reachability(a: &AttemptFacts) -> Vec<(String, AddrClass, bool)> {
+fn remote_reachability(a: &Attempt) -> Vec<(String, AddrClass, bool)> {
     let locals: Vec<&str> = a
-        .local
-        .iter()
+        .local()
         .filter(|c| c.typ == CandidateType::Host)
         .map(|c| c.address.as_str())
         .collect();
-    a.remote
-        .iter()
+    a.remote()
         .map(|c| {
             let class = net::classify(&c.address);
             let reachable = match class {
@@ -871,7 +872,7 @@ fn remote_reachability(a: &AttemptFacts) -> Vec<(String, AddrClass, bool)> {
 }
 
 /// Whether every remote candidate is a local-only address none of our interfaces shares.
-fn all_remote_unreachable(a: &AttemptFacts) -> bool {
+fn all_remote_unreachable(a: &Attempt) -> bool {
     let r = remote_reachability(a);
     !r.is_empty()
         && r.iter()
@@ -886,15 +887,15 @@ fn no_remote_candidates(cx: &Ctx) -> Option<Finding> {
         || a.ice_connected()
         || a.remote_total() > 0
         || a.answer_candidates > 0
-        || !cx.waited(a.answer_ms, GATHER_GRACE_MS)
+        || !cx.waited(a.answer_ms(), GATHER_GRACE_MS)
     {
         return None;
     }
     let mut ev = vec![format!(
         "{}: answer at {}, then {} without a single remote candidate",
         cx.attempt_label(),
-        fmt_ms(a.answer_ms.unwrap_or(0.0) - a.started_ms),
-        fmt_ms(a.end.as_ref().map_or(cx.d.now_ms, |e| e.t_ms) - a.answer_ms.unwrap_or(0.0))
+        fmt_ms(a.answer_ms().unwrap_or(0.0) - a.started_ms),
+        fmt_ms(a.end.as_ref().map_or(cx.d.now_ms(), |e| e.t_ms) - a.answer_ms().unwrap_or(0.0))
     )];
     if a.no_pairs_warning {
         ev.push("the WebRTC stack reported no candidate pair to check".into());
@@ -916,11 +917,11 @@ fn no_remote_candidates(cx: &Ctx) -> Option<Finding> {
 /// reachable), and ICE did not connect.
 fn server_private_addresses(cx: &Ctx) -> Option<Finding> {
     let a = cx.a;
-    let has_host = a.local.iter().any(|c| c.typ == CandidateType::Host);
+    let has_host = a.local().any(|c| c.typ == CandidateType::Host);
     if a.ice_connected()
         || !a.answered()
         || !has_host
-        || a.policy == "relay"
+        || a.policy() == "relay"
         || !cx.ice_settled()
         || !all_remote_unreachable(a)
     {
@@ -932,24 +933,22 @@ fn server_private_addresses(cx: &Ctx) -> Option<Finding> {
         .map(|(c, class, _)| format!("server candidate {c}: {}", class.describe()))
         .collect();
     let locals = a
-        .local
-        .iter()
+        .local()
         .filter(|c| c.typ == CandidateType::Host)
         .map(|c| c.address.clone());
     ev.push(format!("this host's addresses: {}", list(locals, 6)));
     ev.push(format!(
         "ICE still {} {} after the answer",
-        a.ice_state.as_deref().unwrap_or("not started"),
+        a.states.ice_connection.as_deref().unwrap_or("not started"),
         fmt_ms(
             a.ice_failed_ms
                 .or(a.end.as_ref().map(|e| e.t_ms))
-                .unwrap_or(cx.d.now_ms)
-                - a.answer_ms.unwrap_or(0.0)
+                .unwrap_or(cx.d.now_ms())
+                - a.answer_ms().unwrap_or(0.0)
         )
     ));
     let container = a
-        .remote
-        .iter()
+        .remote()
         .any(|c| net::classify(&c.address) == AddrClass::Container);
     let title = if container {
         "The server offered only container addresses (Docker bridge), not reachable from here"
@@ -975,7 +974,7 @@ fn no_stun_response(cx: &Ctx) -> Option<Finding> {
     let a = cx.a;
     if !a.answered()
         || a.ice_connected()
-        || a.remote.is_empty()
+        || a.remote().next().is_none()
         || a.local_total() == 0
         || a.no_pairs_warning
         || !cx.ice_settled()
@@ -988,8 +987,7 @@ fn no_stun_response(cx: &Ctx) -> Option<Finding> {
         return None;
     }
     let mut ev: Vec<String> = a
-        .remote
-        .iter()
+        .remote()
         .take(4)
         .map(|c| format!("server candidate {}", fmt_candidate(c)))
         .collect();
@@ -1006,17 +1004,16 @@ fn no_stun_response(cx: &Ctx) -> Option<Finding> {
     }
     ev.push(format!(
         "signaling worked: answer at {}; ICE checking for {}",
-        fmt_ms(a.answer_ms.unwrap_or(0.0) - a.started_ms),
+        fmt_ms(a.answer_ms().unwrap_or(0.0) - a.started_ms),
         fmt_ms(
             a.ice_failed_ms
                 .or(a.end.as_ref().map(|e| e.t_ms))
-                .unwrap_or(cx.d.now_ms)
-                - a.ice_checking_ms.or(a.answer_ms).unwrap_or(0.0)
+                .unwrap_or(cx.d.now_ms())
+                - a.ice_checking_ms().or(a.answer_ms()).unwrap_or(0.0)
         )
     ));
     let ports = list(
-        a.remote
-            .iter()
+        a.remote()
             .filter(|c| c.protocol == "udp")
             .map(|c| format!("udp/{}", host_port(&c.address, c.port))),
         3,
@@ -1048,7 +1045,7 @@ fn udp_blocked(cx: &Ctx) -> Option<Finding> {
         .iter()
         .any(|u| u.to_ascii_lowercase().starts_with("stun:"));
     if !has_stun
-        || a.policy == "relay"
+        || a.policy() == "relay"
         || a.local_count(CandidateType::Srflx) > 0
         || a.local_count(CandidateType::Relay) > 0
         || a.local_count(CandidateType::Host) == 0
@@ -1077,7 +1074,7 @@ fn udp_blocked(cx: &Ctx) -> Option<Finding> {
     if let Some(g) = a.gathering_complete_ms {
         ev.push(format!(
             "gathering finished {} after the offer with no reflexive candidate",
-            fmt_ms(g - a.offer_ms.unwrap_or(a.started_ms))
+            fmt_ms(g - a.offer_ms().unwrap_or(a.started_ms))
         ));
     }
     let mut hosts: Vec<String> = owned.iter().map(|u| server_host(u)).collect();
@@ -1118,26 +1115,23 @@ fn udp_blocked(cx: &Ctx) -> Option<Finding> {
 /// behind NAT (our host addresses are all private, or the server's are).
 fn no_ice_servers_nat(cx: &Ctx) -> Option<Finding> {
     let a = cx.a;
-    if !a.ice_servers_known
-        || !a.servers.is_empty()
+    if !a.ice_servers_known()
+        || !a.servers().is_empty()
         || a.ice_connected()
         || !a.answered()
         || !cx.ice_settled()
     {
         return None;
     }
-    let hosts: Vec<&crate::event::Candidate> = a
-        .local
-        .iter()
-        .filter(|c| c.typ == CandidateType::Host)
-        .collect();
+    let hosts: Vec<&crate::event::Candidate> =
+        a.local().filter(|c| c.typ == CandidateType::Host).collect();
     let local_private = !hosts.is_empty()
         && hosts.iter().all(|c| {
             let k = net::classify(&c.address);
             k.is_local_only() && k != AddrClass::Loopback
         });
-    let remote_private = !a.remote.is_empty()
-        && a.remote.iter().all(|c| {
+    let remote_private = a.remote().next().is_some()
+        && a.remote().all(|c| {
             let k = net::classify(&c.address);
             k.is_local_only() && k != AddrClass::Loopback
         });
@@ -1154,7 +1148,7 @@ fn no_ice_servers_nat(cx: &Ctx) -> Option<Finding> {
     if remote_private {
         ev.push(format!(
             "the server offered private addresses only: {}",
-            list(a.remote.iter().map(|c| c.address.clone()), 4)
+            list(a.remote().map(|c| c.address.clone()), 4)
         ));
     }
     Some(finding(
@@ -1169,7 +1163,7 @@ fn no_ice_servers_nat(cx: &Ctx) -> Option<Finding> {
 }
 
 /// The TURN URLs in use (not skipped).
-fn turn_urls(a: &AttemptFacts) -> Vec<String> {
+fn turn_urls(a: &Attempt) -> Vec<String> {
     server_urls(a, &["turn:", "turns:"])
         .map(str::to_owned)
         .collect()
@@ -1199,7 +1193,7 @@ fn turn_auth_failed(cx: &Ctx) -> Option<Finding> {
     let mut ev = vec![format!(
         "TURN servers: {}",
         list(
-            a.servers
+            a.servers()
                 .iter()
                 .filter(|s| s
                     .urls
@@ -1266,13 +1260,13 @@ fn turn_unreachable(cx: &Ctx) -> Option<Finding> {
     ev.push(match a.gathering_complete_ms {
         Some(g) => format!(
             "gathering finished {} after the offer without a relay candidate",
-            fmt_ms(g - a.offer_ms.unwrap_or(a.started_ms))
+            fmt_ms(g - a.offer_ms().unwrap_or(a.started_ms))
         ),
         None => format!(
             "no relay candidate {} after the ICE servers were known (gathering never finished)",
             fmt_ms(
-                a.end.as_ref().map_or(cx.d.now_ms, |e| e.t_ms)
-                    - a.ice_servers_ms.unwrap_or(a.started_ms)
+                a.end.as_ref().map_or(cx.d.now_ms(), |e| e.t_ms)
+                    - a.ice_servers_ms().unwrap_or(a.started_ms)
             )
         ),
     });
@@ -1298,8 +1292,8 @@ fn turn_unreachable(cx: &Ctx) -> Option<Finding> {
 }
 
 /// TURN-REST usernames of the attempt's servers: (urls, masked username, expiry unix seconds).
-fn turn_rest_servers(a: &AttemptFacts) -> Vec<(Vec<String>, String, u64)> {
-    a.servers
+fn turn_rest_servers(a: &Attempt) -> Vec<(Vec<String>, String, u64)> {
+    a.servers()
         .iter()
         .filter_map(|s| {
             let u = s.username.as_deref()?;
@@ -1310,7 +1304,7 @@ fn turn_rest_servers(a: &AttemptFacts) -> Vec<(Vec<String>, String, u64)> {
 
 /// Unix seconds when the attempt learnt its ICE servers (from `session_started.unix_ms` and `t_ms`).
 fn unix_at(cx: &Ctx, t_ms: f64) -> Option<i64> {
-    let base = cx.d.session.as_ref()?.unix_ms;
+    let base = cx.d.session()?.unix_ms;
     let t = if t_ms.is_finite() && t_ms > 0.0 {
         t_ms
     } else {
@@ -1329,8 +1323,8 @@ fn rfc3339(unix: u64) -> String {
     .to_string()
 }
 
-fn relay_from(a: &AttemptFacts, urls: &[String]) -> bool {
-    a.local.iter().any(|c| {
+fn relay_from(a: &Attempt, urls: &[String]) -> bool {
+    a.local().any(|c| {
         c.typ == CandidateType::Relay
             && c.url
                 .as_deref()
@@ -1353,7 +1347,7 @@ fn ago(secs: i64) -> String {
 /// learnt it (compared with `session_started.unix_ms`), and that server gave no relay.
 fn turn_rest_expired(cx: &Ctx) -> Option<Finding> {
     let a = cx.a;
-    let now = unix_at(cx, a.ice_servers_ms.unwrap_or(0.0))?;
+    let now = unix_at(cx, a.ice_servers_ms().unwrap_or(0.0))?;
     let expired: Vec<_> = turn_rest_servers(a)
         .into_iter()
         .filter(|(urls, _, exp)| {
@@ -1391,7 +1385,7 @@ fn turn_rest_expired(cx: &Ctx) -> Option<Finding> {
 /// off, or an unusually long TTL), or one expired by our clock that the TURN server still accepted.
 fn turn_rest_clock_skew(cx: &Ctx) -> Option<Finding> {
     let a = cx.a;
-    let now = unix_at(cx, a.ice_servers_ms.unwrap_or(0.0))?;
+    let now = unix_at(cx, a.ice_servers_ms().unwrap_or(0.0))?;
     for (urls, user, exp) in turn_rest_servers(a) {
         let left = i64::try_from(exp).unwrap_or(i64::MAX).saturating_sub(now);
         let base = format!(
@@ -1435,16 +1429,16 @@ fn turn_rest_clock_skew(cx: &Ctx) -> Option<Finding> {
 /// (a browser would try them).
 fn turn_tcp_tls_skipped(cx: &Ctx) -> Option<Finding> {
     let a = cx.a;
-    if a.skipped.is_empty() {
+    if a.skipped().is_empty() {
         return None;
     }
     let mut ev: Vec<String> = a
-        .skipped
+        .skipped()
         .iter()
         .take(4)
         .map(|s| format!("skipped {}: {}", s.url, s.reason))
         .collect();
-    let skipped: Vec<String> = a.skipped.iter().map(|k| k.url.clone()).collect();
+    let skipped: Vec<String> = a.skipped().iter().map(|k| k.url.clone()).collect();
     ev.extend(probe_evidence(cx.d, &skipped, |_| true));
     let severity = if a.media() {
         Severity::Info
@@ -1456,8 +1450,8 @@ fn turn_tcp_tls_skipped(cx: &Ctx) -> Option<Finding> {
         severity,
         format!(
             "{} TURN URL{} over TCP/TLS not tried: this WebRTC stack (webrtc-rs) cannot use them",
-            a.skipped.len(),
-            if a.skipped.len() == 1 { "" } else { "s" }
+            a.skipped().len(),
+            if a.skipped().len() == 1 { "" } else { "s" }
         ),
         ev,
         Some(
@@ -1471,8 +1465,7 @@ fn turn_tcp_tls_skipped(cx: &Ctx) -> Option<Finding> {
 fn symmetric_nat(cx: &Ctx) -> Option<Finding> {
     let a = cx.a;
     let srflx: Vec<&crate::event::Candidate> = a
-        .local
-        .iter()
+        .local()
         .filter(|c| c.typ == CandidateType::Srflx)
         .collect();
     let mut groups: Vec<((String, u16), Vec<String>)> = Vec::new();
@@ -1526,8 +1519,7 @@ fn symmetric_nat(cx: &Ctx) -> Option<Finding> {
 fn cgnat(cx: &Ctx) -> Option<Finding> {
     let a = cx.a;
     let hits: Vec<String> = a
-        .local
-        .iter()
+        .local()
         .filter(|c| {
             net::is_cgnat_str(&c.address)
                 || c.related_address.as_deref().is_some_and(net::is_cgnat_str)
@@ -1572,7 +1564,7 @@ fn ice_server_probe_failed(cx: &Ctx, found: &[Finding]) -> Option<Finding> {
         "turn-rest-expired",
     ];
     let failed: Vec<&crate::probe::ProbeResult> =
-        cx.d.probes
+        cx.d.probes()
             .iter()
             .filter(|p| !p.is_ok())
             .filter(|p| {
@@ -1587,7 +1579,7 @@ fn ice_server_probe_failed(cx: &Ctx, found: &[Finding]) -> Option<Finding> {
         .take(6)
         .map(|p| format!("probe: {}", p.summary()))
         .collect();
-    let all_failed = cx.d.probes.iter().all(|p| !p.is_ok());
+    let all_failed = cx.d.probes().iter().all(|p| !p.is_ok());
     Some(finding(
         "ice-server-probe-failed",
         if cx.a.media() {
@@ -1598,7 +1590,7 @@ fn ice_server_probe_failed(cx: &Ctx, found: &[Finding]) -> Option<Finding> {
         format!(
             "{} of {} ICE-server probes failed{}",
             failed.len(),
-            cx.d.probes.len(),
+            cx.d.probes().len(),
             if all_failed {
                 ": no ICE server works from here"
             } else {
@@ -1648,20 +1640,23 @@ fn ice_failed(cx: &Ctx, found: &[Finding]) -> Option<Finding> {
         format!(
             "{}: ICE {} {} after the answer",
             cx.attempt_label(),
-            a.ice_state.as_deref().unwrap_or("never started"),
+            a.states
+                .ice_connection
+                .as_deref()
+                .unwrap_or("never started"),
             fmt_ms(
                 a.ice_failed_ms
                     .or(a.end.as_ref().map(|e| e.t_ms))
-                    .unwrap_or(cx.d.now_ms)
-                    - a.answer_ms.unwrap_or(0.0)
+                    .unwrap_or(cx.d.now_ms())
+                    - a.answer_ms().unwrap_or(0.0)
             )
         ),
         local_counts(a),
         format!(
             "remote candidates: {} parsed, {} rejected: {}",
-            a.remote.len(),
+            a.remote().count(),
             a.remote_rejected,
-            list(a.remote.iter().map(fmt_candidate), 4)
+            list(a.remote().map(fmt_candidate), 4)
         ),
     ];
     if a.no_pairs_warning {
@@ -1695,8 +1690,8 @@ fn ice_failed(cx: &Ctx, found: &[Finding]) -> Option<Finding> {
 /// attempt ended, or 10 s passed.
 fn dtls_failed(cx: &Ctx) -> Option<Finding> {
     let a = cx.a;
-    let ice = a.ice_connected_ms?;
-    if a.connected() || a.dtls_connected_ms.is_some() {
+    let ice = a.ice_connected_ms()?;
+    if a.connected() || a.dtls_connected_ms().is_some() {
         return None;
     }
     if !(a.dtls_failed_ms.is_some()
@@ -1718,10 +1713,10 @@ fn dtls_failed(cx: &Ctx) -> Option<Finding> {
             } else {
                 a.dtls_states.join(" → ")
             },
-            a.pc_state.as_deref().unwrap_or("?")
+            a.states.peer_connection.as_deref().unwrap_or("?")
         ),
     ];
-    if let Some(p) = &a.selected {
+    if let Some(p) = a.selected_pair() {
         ev.push(format!("selected pair {}", fmt_pair(p)));
     }
     for n in a.dtls_notes.iter().take(2) {
@@ -1748,11 +1743,11 @@ fn dtls_failed(cx: &Ctx) -> Option<Finding> {
 /// `no-media`: the peer connection connected, and no RTP came within 5 s (or before the attempt ended).
 fn no_media(cx: &Ctx) -> Option<Finding> {
     let a = cx.a;
-    let c = a.pc_connected_ms?;
+    let c = a.connected_ms?;
     if a.media() || !cx.waited(Some(c), MEDIA_GRACE_MS) {
         return None;
     }
-    let until = a.end.as_ref().map_or(cx.d.now_ms, |e| e.t_ms);
+    let until = a.end.as_ref().map_or(cx.d.now_ms(), |e| e.t_ms);
     let mut ev = vec![
         format!(
             "{}: connected at {}, then {} without an RTP packet",
@@ -1762,7 +1757,7 @@ fn no_media(cx: &Ctx) -> Option<Finding> {
         ),
         format!("tracks announced: {}", a.tracks_added),
     ];
-    if let Some(p) = &a.selected {
+    if let Some(p) = a.selected_pair() {
         ev.push(format!(
             "selected pair {}: {} bytes received",
             fmt_pair(p),
@@ -1783,7 +1778,7 @@ fn no_media(cx: &Ctx) -> Option<Finding> {
 /// `media-stalled`: a track received RTP, then none for 3 s or more while statistics kept coming.
 fn media_stalled(cx: &Ctx) -> Option<Finding> {
     let a = cx.a;
-    let stalled: Vec<&TrackFacts> = a
+    let stalled: Vec<&AttemptTrack> = a
         .tracks
         .iter()
         .filter(|t| t.progress_ms.is_some_and(|p| t.last_ms - p >= STALL_MS))
@@ -1821,7 +1816,7 @@ fn media_stalled(cx: &Ctx) -> Option<Finding> {
 /// single key frame: a warning (a long GOP may still bring one), an error after 10 s.
 fn no_keyframes(cx: &Ctx) -> Option<Finding> {
     let a = cx.a;
-    let since = a.first_media.as_ref().map(|m| m.0);
+    let since = a.first_media.as_ref().map(|m| m.t_ms);
     let (t, span) = a.tracks.iter().find_map(|t| {
         let span = t.last_ms - since.unwrap_or(t.first_ms).min(t.first_ms);
         (t.stats.kind == "video"
@@ -1860,7 +1855,7 @@ fn no_keyframes(cx: &Ctx) -> Option<Finding> {
 /// `packet-loss`: more than 5 % of a track's packets were lost (with at least 500 expected).
 fn packet_loss(cx: &Ctx) -> Option<Finding> {
     let a = cx.a;
-    let lossy: Vec<(&TrackFacts, f64)> = a
+    let lossy: Vec<(&AttemptTrack, f64)> = a
         .tracks
         .iter()
         .filter_map(|t| {
@@ -1907,8 +1902,8 @@ fn slow_setup(cx: &Ctx) -> Option<Finding> {
     let total = a
         .first_media
         .as_ref()
-        .map(|m| m.0)
-        .or(a.pc_connected_ms)
+        .map(|m| m.t_ms)
+        .or(a.connected_ms)
         .map(|t| t - a.signaling_connecting_ms.unwrap_or(a.started_ms));
     if slowest < 2_000.0 && total.is_none_or(|t| t < 3_000.0) {
         return None;
@@ -1922,7 +1917,7 @@ fn slow_setup(cx: &Ctx) -> Option<Finding> {
     ];
     let answer_wait = phases.iter().find(|(n, _)| *n == "answer").map(|(_, d)| *d);
     let whep =
-        cx.d.session
+        cx.d.session()
             .as_ref()
             .is_some_and(|s| s.protocol == crate::event::Protocol::Whep);
     let (title, fix) = match answer_wait {
@@ -1969,7 +1964,7 @@ fn slow_setup(cx: &Ctx) -> Option<Finding> {
 }
 
 /// The setup phases of an attempt that happened, with their durations.
-fn phases(a: &AttemptFacts) -> Vec<(&'static str, f64)> {
+fn phases(a: &Attempt) -> Vec<(&'static str, f64)> {
     let mut out = Vec::new();
     let mut add = |name, from: Option<f64>, to: Option<f64>| {
         if let (Some(f), Some(t)) = (from, to)
@@ -1981,27 +1976,27 @@ fn phases(a: &AttemptFacts) -> Vec<(&'static str, f64)> {
     add(
         "signaling",
         a.signaling_connecting_ms,
-        a.signaling_connected.map(|c| c.0),
+        a.signaling_connected().map(|c| c.0),
     );
-    if a.ice_servers_ms > a.signaling_connected.map(|c| c.0) {
+    if a.ice_servers_ms() > a.signaling_connected().map(|c| c.0) {
         add(
             "ice-servers",
-            a.signaling_connected.map(|c| c.0),
-            a.ice_servers_ms,
+            a.signaling_connected().map(|c| c.0),
+            a.ice_servers_ms(),
         );
     }
     add(
         "offer",
-        a.ice_servers_ms.or(a.signaling_connected.map(|c| c.0)),
-        a.offer_ms,
+        a.ice_servers_ms().or(a.signaling_connected().map(|c| c.0)),
+        a.offer_ms(),
     );
-    add("answer", a.offer_ms, a.answer_ms);
-    add("ICE", a.answer_ms, a.ice_connected_ms);
-    add("DTLS", a.ice_connected_ms, a.pc_connected_ms);
+    add("answer", a.offer_ms(), a.answer_ms());
+    add("ICE", a.answer_ms(), a.ice_connected_ms());
+    add("DTLS", a.ice_connected_ms(), a.connected_ms);
     add(
         "first media",
-        a.pc_connected_ms,
-        a.first_media.as_ref().map(|m| m.0),
+        a.connected_ms,
+        a.first_media.as_ref().map(|m| m.t_ms),
     );
     out
 }
@@ -2044,28 +2039,36 @@ const ATTEMPT_RULES: &[fn(&Ctx) -> Option<Finding>] = &[
 
 /// `restart-loop`: three or more attempts ended within the last ten minutes; the most common cause is
 /// named. An error when none of them had connected, a warning otherwise.
-fn restart_loop(d: &Diagnosis) -> Option<Finding> {
-    let last = d.restarts.back()?;
+fn restart_loop(d: &Model) -> Option<Finding> {
+    let last = d.restarts().last()?;
     let recent: Vec<_> = d
-        .restarts
+        .restarts()
         .iter()
         .filter(|r| last.t_ms - r.t_ms <= LOOP_WINDOW_MS)
         .collect();
     if recent.len() < LOOP_MIN {
         return None;
     }
-    let mut counts: Vec<(&str, usize)> = Vec::new();
+    let mut counts: Vec<(String, usize)> = Vec::new();
     for r in &recent {
-        match counts.iter_mut().find(|(k, _)| *k == r.key) {
+        let key = cause_key(&r.cause);
+        match counts.iter_mut().find(|(k, _)| *k == key) {
             Some((_, n)) => *n += 1,
-            None => counts.push((&r.key, 1)),
+            None => counts.push((key, 1)),
         }
     }
     counts.sort_by_key(|c| std::cmp::Reverse(c.1));
-    let (common, n) = counts[0];
+    let (common, n) = counts.first().map(|(k, n)| (k.clone(), *n))?;
+    let lived = |r: &crate::model::RestartEntry| {
+        if r.lived_ms.is_finite() {
+            r.lived_ms
+        } else {
+            0.0
+        }
+    };
     let span = recent
         .last()
-        .map_or(0.0, |l| l.t_ms - recent[0].t_ms + recent[0].lived_ms);
+        .map_or(0.0, |l| l.t_ms - recent[0].t_ms + lived(recent[0]));
     let connected = recent.iter().filter(|r| r.had_connected).count();
     let mut ev = vec![format!(
         "causes: {}",
@@ -2081,8 +2084,8 @@ fn restart_loop(d: &Diagnosis) -> Option<Finding> {
             "attempt {} ended at {} after {}: {}{}",
             r.ended_attempt,
             fmt_ms(r.t_ms),
-            fmt_ms(r.lived_ms),
-            r.text,
+            fmt_ms(lived(r)),
+            cut(&r.cause_text),
             if r.had_connected {
                 " (had connected)"
             } else {
@@ -2090,13 +2093,13 @@ fn restart_loop(d: &Diagnosis) -> Option<Finding> {
             }
         ));
     }
-    if d.restart_total as usize > recent.len() {
+    if d.restarts().total() as usize > recent.len() {
         ev.push(format!(
             "{} attempts ended in the whole session",
-            d.restart_total
+            d.restarts().total()
         ));
     }
-    let severity = if connected == 0 && !d.current.media() {
+    let severity = if connected == 0 && !d.attempt().media() {
         Severity::Error
     } else {
         Severity::Warning
@@ -2122,7 +2125,7 @@ fn restart_loop(d: &Diagnosis) -> Option<Finding> {
 /// loss. Only when nothing is an error.
 fn healthy(cx: &Ctx) -> Option<Finding> {
     let a = cx.a;
-    let (media_ms, _) = a.first_media.as_ref()?;
+    let media_ms = a.first_media.as_ref()?.t_ms;
     if !a.connected() && a.tracks.is_empty() {
         return None;
     }
@@ -2134,7 +2137,7 @@ fn healthy(cx: &Ctx) -> Option<Finding> {
         // Stalled, or video that cannot be decoded: not healthy.
         return None;
     }
-    let pair = a.selected.as_ref();
+    let pair = a.selected_pair();
     let via = pair.map_or_else(
         || "an unknown pair".to_owned(),
         |p| {
@@ -2175,7 +2178,7 @@ fn healthy(cx: &Ctx) -> Option<Finding> {
     let mut ev = vec![format!(
         "{}: connected in {}, first media at {}",
         cx.attempt_label(),
-        a.pc_connected_ms
+        a.connected_ms
             .map_or("?".into(), |c| fmt_ms(c - a.started_ms)),
         fmt_ms(media_ms - a.started_ms)
     )];
@@ -2206,8 +2209,11 @@ fn healthy(cx: &Ctx) -> Option<Finding> {
             s.pli_count
         ));
     }
-    if let Some((role, version, cipher, srtp)) = &a.transport {
-        ev.push(format!("{version} ({role}), {cipher}, {srtp}"));
+    if let Some(t) = &a.transport {
+        ev.push(format!(
+            "{} ({}), {}, {}",
+            t.tls_version, t.dtls_role, t.dtls_cipher, t.srtp_cipher
+        ));
     }
     Some(finding("healthy", Severity::Ok, title, ev, None))
 }
@@ -2221,13 +2227,13 @@ const SUPPRESSED_BY: &[(&str, &str)] = &[
 /// Run every rule: over the current attempt, then the one before (deduplicated by id, the current
 /// attempt's version kept; capped at a warning when the current attempt recovered with media), then the
 /// session rules, then `healthy` when nothing is an error. Sorted most severe first.
-pub(crate) fn evaluate(d: &Diagnosis) -> Vec<Finding> {
+pub(crate) fn evaluate(d: &Model) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
-    let mut subjects: Vec<&AttemptFacts> = Vec::new();
-    if d.current.number > 0 && !d.current.is_empty() {
-        subjects.push(&d.current);
+    let mut subjects: Vec<&Attempt> = Vec::new();
+    if d.attempt().number > 0 && !d.attempt().is_empty() {
+        subjects.push(d.attempt());
     }
-    if let Some(p) = &d.previous {
+    if let Some(p) = d.previous_attempt() {
         subjects.push(p);
     }
     for (i, a) in subjects.iter().enumerate() {
@@ -2250,7 +2256,7 @@ pub(crate) fn evaluate(d: &Diagnosis) -> Vec<Finding> {
                 found.retain(|f| f.id != *narrow);
             }
         }
-        let recovered = i > 0 && d.current.media();
+        let recovered = i > 0 && d.attempt().media();
         for mut f in found {
             if out.iter().any(|o| o.id == f.id) {
                 continue;
@@ -2270,7 +2276,7 @@ pub(crate) fn evaluate(d: &Diagnosis) -> Vec<Finding> {
         let subject = subjects.first().filter(|a| a.media()).or_else(|| {
             subjects
                 .get(1)
-                .filter(|a| a.media() && d.current.is_empty())
+                .filter(|a| a.media() && d.attempt().is_empty())
         });
         if let Some(a) = subject
             && let Some(h) = healthy(&Ctx { d, a })

@@ -571,8 +571,8 @@ async fn release(
 }
 
 /// `rtcscope probe`: probe the servers given, print one line per result (or a JSON array), and
-/// return [`crate::app::Outcome::ProbeFailed`] (exit 7) if any failed.
-pub async fn run(args: crate::cli::ProbeArgs) -> anyhow::Result<crate::app::Outcome> {
+/// return [`crate::analysis::Outcome::ProbeFailed`] (exit 7) if any failed.
+pub async fn run(args: crate::cli::ProbeArgs) -> anyhow::Result<crate::analysis::Outcome> {
     if args.timeout < MIN_TIMEOUT {
         return Err(crate::config::UsageError(format!(
             "--timeout must be at least {} ms",
@@ -601,9 +601,9 @@ pub async fn run(args: crate::cli::ProbeArgs) -> anyhow::Result<crate::app::Outc
     let results = probe_all(&specs, &opts).await;
     print_results(&results, args.json)?;
     Ok(if results.iter().all(ProbeResult::is_ok) {
-        crate::app::Outcome::Done
+        crate::analysis::Outcome::Done
     } else {
-        crate::app::Outcome::ProbeFailed
+        crate::analysis::Outcome::ProbeFailed
     })
 }
 

@@ -248,7 +248,7 @@ pub fn head(app: &App, compact: bool) -> Vec<Span<'static>> {
         head.push(span(format!("{sep}⚠{} warn", m.warning_count()), t.warn));
     }
     if app.is_frozen() {
-        let behind = app.model.events_applied() - m.events_applied();
+        let behind = app.analysis.model().events_applied() - m.events_applied();
         head.push(span(format!(" [FROZEN +{behind} events]"), t.selection));
     }
     if let Some(e) = m.ended() {
