@@ -19,6 +19,7 @@ pub mod config;
 pub mod diagnosis;
 pub mod engine;
 pub mod event;
+pub mod format;
 pub mod logging;
 pub mod model;
 pub mod probe;

@@ -2,6 +2,7 @@
 //! [`Finding`] when its condition holds, and nothing otherwise. [`evaluate`] runs them all.
 
 use crate::event::{CandidatePair, CandidateType, PairEnd, Phase, RestartCause};
+use crate::format::{at_ms, bitrate};
 use crate::model::same_url;
 use crate::probe::ProbeOutcome;
 use crate::proto::ice_server::turn_rest_expiry;
@@ -216,35 +217,6 @@ fn finding(
     }
 }
 
-/// `12 ms`, `1.25 s`, `3 min 5 s`.
-pub(crate) fn fmt_ms(ms: f64) -> String {
-    if !ms.is_finite() || ms < 0.0 {
-        return "?".into();
-    }
-    if ms < 1_000.0 {
-        format!("{ms:.0} ms")
-    } else if ms < 60_000.0 {
-        format!("{:.2} s", ms / 1_000.0)
-    } else {
-        let s = (ms / 1_000.0).round() as u64;
-        format!("{} min {} s", s / 60, s % 60)
-    }
-}
-
-/// `1.92 Mbit/s`, `640 kbit/s`, `0 bit/s`.
-pub(crate) fn fmt_bps(bps: f64) -> String {
-    if !bps.is_finite() || bps <= 0.0 {
-        "0 bit/s".into()
-    } else if bps >= 1e6 {
-        format!("{:.2} Mbit/s", bps / 1e6)
-    } else if bps >= 1e3 {
-        format!("{:.0} kbit/s", bps / 1e3)
-    } else {
-        format!("{bps:.0} bit/s")
-    }
-}
-
-/// `host udp 127.0.0.1:5000`.
 fn fmt_candidate(c: &crate::event::Candidate) -> String {
     format!(
         "{} {} {}",
@@ -620,7 +592,7 @@ fn server_busy(cx: &Ctx) -> Option<Finding> {
         "{}: HTTP {status}{}",
         cx.attempt_label(),
         if wait.is_finite() {
-            format!(", Retry-After {}", fmt_ms(wait))
+            format!(", Retry-After {}", at_ms(wait))
         } else {
             String::new()
         }
@@ -690,7 +662,7 @@ fn socket_closed(cx: &Ctx) -> Option<Finding> {
         phase.describe()
     )];
     if let Some(end) = &a.end {
-        ev.push(format!("the attempt lived {}", fmt_ms(end.lived_ms)));
+        ev.push(format!("the attempt lived {}", at_ms(end.lived_ms)));
     }
     Some(finding(
         "socket-closed",
@@ -718,8 +690,8 @@ fn no_answer(cx: &Ctx) -> Option<Finding> {
     if let Some(o) = a.offer_ms() {
         ev.push(format!(
             "offer sent at {}, nothing came back in {}",
-            fmt_ms(o - a.started_ms),
-            fmt_ms(a.end.as_ref().map_or(0.0, |e| e.t_ms) - o)
+            at_ms(o - a.started_ms),
+            at_ms(a.end.as_ref().map_or(0.0, |e| e.t_ms) - o)
         ));
     }
     Some(finding(
@@ -894,8 +866,8 @@ fn no_remote_candidates(cx: &Ctx) -> Option<Finding> {
     let mut ev = vec![format!(
         "{}: answer at {}, then {} without a single remote candidate",
         cx.attempt_label(),
-        fmt_ms(a.answer_ms().unwrap_or(0.0) - a.started_ms),
-        fmt_ms(a.end.as_ref().map_or(cx.d.now_ms(), |e| e.t_ms) - a.answer_ms().unwrap_or(0.0))
+        at_ms(a.answer_ms().unwrap_or(0.0) - a.started_ms),
+        at_ms(a.end.as_ref().map_or(cx.d.now_ms(), |e| e.t_ms) - a.answer_ms().unwrap_or(0.0))
     )];
     if a.no_pairs_warning {
         ev.push("the WebRTC stack reported no candidate pair to check".into());
@@ -940,7 +912,7 @@ fn server_private_addresses(cx: &Ctx) -> Option<Finding> {
     ev.push(format!(
         "ICE still {} {} after the answer",
         a.states.ice_connection.as_deref().unwrap_or("not started"),
-        fmt_ms(
+        at_ms(
             a.ice_failed_ms
                 .or(a.end.as_ref().map(|e| e.t_ms))
                 .unwrap_or(cx.d.now_ms())
@@ -1004,8 +976,8 @@ fn no_stun_response(cx: &Ctx) -> Option<Finding> {
     }
     ev.push(format!(
         "signaling worked: answer at {}; ICE checking for {}",
-        fmt_ms(a.answer_ms().unwrap_or(0.0) - a.started_ms),
-        fmt_ms(
+        at_ms(a.answer_ms().unwrap_or(0.0) - a.started_ms),
+        at_ms(
             a.ice_failed_ms
                 .or(a.end.as_ref().map(|e| e.t_ms))
                 .unwrap_or(cx.d.now_ms())
@@ -1074,7 +1046,7 @@ fn udp_blocked(cx: &Ctx) -> Option<Finding> {
     if let Some(g) = a.gathering_complete_ms {
         ev.push(format!(
             "gathering finished {} after the offer with no reflexive candidate",
-            fmt_ms(g - a.offer_ms().unwrap_or(a.started_ms))
+            at_ms(g - a.offer_ms().unwrap_or(a.started_ms))
         ));
     }
     let mut hosts: Vec<String> = owned.iter().map(|u| server_host(u)).collect();
@@ -1260,11 +1232,11 @@ fn turn_unreachable(cx: &Ctx) -> Option<Finding> {
     ev.push(match a.gathering_complete_ms {
         Some(g) => format!(
             "gathering finished {} after the offer without a relay candidate",
-            fmt_ms(g - a.offer_ms().unwrap_or(a.started_ms))
+            at_ms(g - a.offer_ms().unwrap_or(a.started_ms))
         ),
         None => format!(
             "no relay candidate {} after the ICE servers were known (gathering never finished)",
-            fmt_ms(
+            at_ms(
                 a.end.as_ref().map_or(cx.d.now_ms(), |e| e.t_ms)
                     - a.ice_servers_ms().unwrap_or(a.started_ms)
             )
@@ -1336,8 +1308,8 @@ fn relay_from(a: &Attempt, urls: &[String]) -> bool {
 fn ago(secs: i64) -> String {
     let s = secs.unsigned_abs();
     match s {
-        0..3_600 => fmt_ms(s as f64 * 1000.0),
-        3_600..172_800 => format!("{} h {} min", s / 3_600, s % 3_600 / 60),
+        0..3_600 => at_ms(s as f64 * 1000.0),
+        3_600..172_800 => at_ms(s as f64 * 1000.0),
         172_800..63_072_000 => format!("{} days", s / 86_400),
         _ => format!("{} years", s / 31_557_600),
     }
@@ -1644,7 +1616,7 @@ fn ice_failed(cx: &Ctx, found: &[Finding]) -> Option<Finding> {
                 .ice_connection
                 .as_deref()
                 .unwrap_or("never started"),
-            fmt_ms(
+            at_ms(
                 a.ice_failed_ms
                     .or(a.end.as_ref().map(|e| e.t_ms))
                     .unwrap_or(cx.d.now_ms())
@@ -1704,7 +1676,7 @@ fn dtls_failed(cx: &Ctx) -> Option<Finding> {
         format!(
             "{}: ICE connected at {}",
             cx.attempt_label(),
-            fmt_ms(ice - a.started_ms)
+            at_ms(ice - a.started_ms)
         ),
         format!(
             "DTLS states seen: {}; peer connection: {}",
@@ -1752,8 +1724,8 @@ fn no_media(cx: &Ctx) -> Option<Finding> {
         format!(
             "{}: connected at {}, then {} without an RTP packet",
             cx.attempt_label(),
-            fmt_ms(c - a.started_ms),
-            fmt_ms(until - c)
+            at_ms(c - a.started_ms),
+            at_ms(until - c)
         ),
         format!("tracks announced: {}", a.tracks_added),
     ];
@@ -1767,7 +1739,7 @@ fn no_media(cx: &Ctx) -> Option<Finding> {
     Some(finding(
         "no-media",
         Severity::Error,
-        format!("Connected, but no media arrived in {}", fmt_ms(until - c)),
+        format!("Connected, but no media arrived in {}", at_ms(until - c)),
         ev,
         Some(
             "The transport works but the server sends nothing: is the publisher still sending? Check the server's log for codec errors (e.g. H264 with B-frames, H265).",
@@ -1793,8 +1765,8 @@ fn media_stalled(cx: &Ctx) -> Option<Finding> {
                 t.stats.kind,
                 t.stats.ssrc,
                 t.stats.packets_received,
-                fmt_ms(t.progress_ms.unwrap_or(0.0) - a.started_ms),
-                fmt_ms(t.last_ms - t.progress_ms.unwrap_or(t.last_ms))
+                at_ms(t.progress_ms.unwrap_or(0.0) - a.started_ms),
+                at_ms(t.last_ms - t.progress_ms.unwrap_or(t.last_ms))
             )
         })
         .collect();
@@ -1803,7 +1775,7 @@ fn media_stalled(cx: &Ctx) -> Option<Finding> {
         Severity::Error,
         format!(
             "Media stopped {} into the attempt",
-            fmt_ms(first.progress_ms.unwrap_or(0.0) - a.started_ms)
+            at_ms(first.progress_ms.unwrap_or(0.0) - a.started_ms)
         ),
         ev,
         Some(
@@ -1834,8 +1806,8 @@ fn no_keyframes(cx: &Ctx) -> Option<Finding> {
         },
         format!(
             "Video arrives ({}) but no key frame in {}: the picture cannot be decoded",
-            fmt_bps(t.max_bps),
-            fmt_ms(span)
+            bitrate(t.max_bps),
+            at_ms(span)
         ),
         vec![format!(
             "video ssrc {} ({}): {} packets, {} bytes, 0 key frames; PLI sent {}, FIR sent {}",
@@ -1911,7 +1883,7 @@ fn slow_setup(cx: &Ctx) -> Option<Finding> {
     let ev = vec![
         phases
             .iter()
-            .map(|(n, d)| format!("{n} {}", fmt_ms(*d)))
+            .map(|(n, d)| format!("{n} {}", at_ms(*d)))
             .collect::<Vec<_>>()
             .join(", "),
     ];
@@ -1924,7 +1896,7 @@ fn slow_setup(cx: &Ctx) -> Option<Finding> {
         Some(w) if name == "answer" && (4_500.0..6_500.0).contains(&w) => (
             format!(
                 "Slow setup: the server took {} to answer{} — it waited for its STUN gathering to time out",
-                fmt_ms(w),
+                at_ms(w),
                 if whep { " (WHEP 201)" } else { "" }
             ),
             "The server's STUN server is unreachable or it has dead interfaces: fix or remove its STUN servers (MediaMTX webrtcICEServers2), or lower webrtcSTUNGatherTimeout.",
@@ -1933,9 +1905,9 @@ fn slow_setup(cx: &Ctx) -> Option<Finding> {
             format!(
                 "Slow setup{}: the {name} phase took {}",
                 total
-                    .map(|t| format!(" ({} to connect)", fmt_ms(t)))
+                    .map(|t| format!(" ({} to connect)", at_ms(t)))
                     .unwrap_or_default(),
-                fmt_ms(slowest)
+                at_ms(slowest)
             ),
             match name {
                 "answer" => {
@@ -2083,8 +2055,8 @@ fn restart_loop(d: &Model) -> Option<Finding> {
         ev.push(format!(
             "attempt {} ended at {} after {}: {}{}",
             r.ended_attempt,
-            fmt_ms(r.t_ms),
-            fmt_ms(lived(r)),
+            at_ms(r.t_ms),
+            at_ms(lived(r)),
             cut(&r.cause_text),
             if r.had_connected {
                 " (had connected)"
@@ -2110,7 +2082,7 @@ fn restart_loop(d: &Model) -> Option<Finding> {
         format!(
             "Restart loop: {} attempts ended in {}, most often: {common} ({n}×)",
             recent.len(),
-            fmt_ms(span)
+            at_ms(span)
         ),
         ev,
         Some(if connected > 0 {
@@ -2173,14 +2145,14 @@ fn healthy(cx: &Ctx) -> Option<Finding> {
         title.push_str(&format!(", RTT {r:.1} ms"));
     }
     if !a.tracks.is_empty() {
-        title.push_str(&format!(", {}, {loss:.1} % loss", fmt_bps(bps)));
+        title.push_str(&format!(", {}, {loss:.1} % loss", bitrate(bps)));
     }
     let mut ev = vec![format!(
         "{}: connected in {}, first media at {}",
         cx.attempt_label(),
         a.connected_ms
-            .map_or("?".into(), |c| fmt_ms(c - a.started_ms)),
-        fmt_ms(media_ms - a.started_ms)
+            .map_or("?".into(), |c| at_ms(c - a.started_ms)),
+        at_ms(media_ms - a.started_ms)
     )];
     if let Some(p) = pair {
         ev.push(format!(
@@ -2200,7 +2172,7 @@ fn healthy(cx: &Ctx) -> Option<Finding> {
                 .as_deref()
                 .map_or("?", |c| c.rsplit('/').next().unwrap_or(c)),
             s.ssrc,
-            fmt_bps(s.bitrate_bps),
+            bitrate(s.bitrate_bps),
             s.packets_received,
             s.packets_lost,
             s.jitter_ms.map_or("?".into(), |j| format!("{j:.1} ms")),

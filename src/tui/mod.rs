@@ -9,7 +9,6 @@
 //! something changed, at most once per [`MIN_FRAME`].
 
 pub mod app;
-pub mod format;
 pub mod keys;
 pub mod panes;
 pub mod theme;

@@ -8,10 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use crate::event::{EndReason, StateKind};
+use crate::format::{at_ms, dur_ms, offset_ms};
 use crate::model::{Milestone, Model, SignalingStatus};
 use crate::sanitize;
 use crate::tui::app::App;
-use crate::tui::format::{at_ms, dur_ms, offset_ms};
 use crate::tui::theme::{Health, Theme};
 use crate::tui::view::{cell, span};
 
