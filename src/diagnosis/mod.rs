@@ -5,7 +5,7 @@
 //! no I/O and no clock: time is the events' `t_ms`, and wall-clock time comes from
 //! `session_started.unix_ms`. [`crate::analysis::Analysis`] holds the model and caches the findings.
 //!
-//! Each rule is a small function in [`rules`](self) with a stable id (see [`RULES`]), a severity, a
+//! Each rule is a small function in [`rules`](self) (split by topic, each declared once) with a stable id (see [`RULES`]), a severity, a
 //! one-line title, the evidence it saw (which candidates, states and timings) and, where there is one,
 //! a suggested fix. Rules look at the current attempt and the one before it (the last complete picture
 //! when the session ends just after a restart); a finding of the earlier attempt is capped at
@@ -75,7 +75,8 @@ pub struct Finding {
 }
 
 /// Every rule: its id and what makes it fire. The ids are stable (reports and scripts key on them).
-pub const RULES: &[(&str, &str)] = rules::CATALOGUE;
+pub static RULES: std::sync::LazyLock<Vec<(&'static str, &'static str)>> =
+    std::sync::LazyLock::new(|| rules::all().map(|r| (r.id, r.summary)).collect());
 
 /// The verdicts on a model, most severe first (rule order among equals). A healthy session gets
 /// exactly one, `healthy` ([`Severity::Ok`]); an empty stream gets none. Pure and a function of the

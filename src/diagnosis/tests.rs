@@ -1030,3 +1030,25 @@ fn memory_stays_bounded_over_a_long_session() {
     assert_eq!(m.restarts().total(), 20_000);
     let _ = d.findings();
 }
+
+#[test]
+fn rule_declarations_are_consistent() {
+    let all: Vec<&rules::Rule> = rules::all().collect();
+    assert_eq!(all.len(), RULES.len());
+    for r in &all {
+        if let Some(broad) = r.suppressed_by {
+            assert!(all.iter().any(|b| b.id == broad), "{}: {broad}", r.id);
+        }
+    }
+    let mut orders: Vec<u8> = all
+        .iter()
+        .filter_map(|r| match r.check {
+            rules::Check::Attempt { order, .. } => Some(order),
+            _ => None,
+        })
+        .collect();
+    let n = orders.len();
+    orders.sort_unstable();
+    orders.dedup();
+    assert_eq!(orders.len(), n, "each attempt rule has its own place");
+}
