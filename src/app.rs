@@ -5,108 +5,13 @@ use std::io::IsTerminal;
 use anyhow::Context;
 use tokio::sync::mpsc;
 
+use crate::analysis::{Analysis, Outcome};
 use crate::cli::{Cli, Command, ReportFormat, ViewerOptions};
 use crate::engine::{Engine, EngineCommand, EngineHandle};
-use crate::event::{Event, MessageKind, Stamped, StateKind};
-use crate::report::{self, ReportBuilder};
+use crate::event::Stamped;
+use crate::report;
 
 mod probe_command;
-
-/// How a run ended; `main` maps it to the process exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Media flowed (exit 0).
-    MediaFlowed,
-    /// A command with nothing to judge ended normally (`serve`) (exit 0).
-    Done,
-    /// Signaling never reached the answer (exit 3).
-    SignalingFailed,
-    /// Answer received, ICE never connected (exit 4).
-    IceFailed,
-    /// ICE connected, but DTLS (and so the peer connection) never did (exit 5).
-    DtlsFailed,
-    /// Connected but no media arrived (exit 6).
-    NoMedia,
-    /// `probe`: at least one ICE server failed (exit 7).
-    ProbeFailed,
-}
-
-impl Outcome {
-    /// The process exit code.
-    pub fn exit_code(self) -> i32 {
-        match self {
-            Outcome::MediaFlowed | Outcome::Done => 0,
-            Outcome::SignalingFailed => 3,
-            Outcome::IceFailed => 4,
-            Outcome::DtlsFailed => 5,
-            Outcome::NoMedia => 6,
-            Outcome::ProbeFailed => 7,
-        }
-    }
-}
-
-/// How far a session got, folded from its events.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Progress {
-    /// An answer was received (WebSocket message, or a WHEP 2xx with the answer / 406 counter-offer).
-    pub answered: bool,
-    /// ICE reached `connected` (or `completed`).
-    pub ice_connected: bool,
-    /// The peer connection reached `connected` (DTLS included).
-    pub connected: bool,
-    /// RTP arrived.
-    pub media: bool,
-}
-
-impl Progress {
-    /// Account for one event.
-    pub fn observe(&mut self, ev: &Event) {
-        match ev {
-            Event::MessageReceived {
-                kind: MessageKind::Answer,
-                ..
-            } => self.answered = true,
-            Event::HttpResponse {
-                kind: MessageKind::Answer,
-                status: 200..=299,
-                ..
-            }
-            | Event::HttpResponse {
-                kind: MessageKind::Offer,
-                status: 406,
-                ..
-            } => self.answered = true,
-            Event::StateChanged {
-                kind: StateKind::IceConnection,
-                state,
-            } if state == "connected" || state == "completed" => self.ice_connected = true,
-            Event::StateChanged {
-                kind: StateKind::PeerConnection,
-                state,
-            } if state == "connected" => {
-                self.connected = true;
-                self.ice_connected = true;
-            }
-            Event::FirstMedia { .. } => self.media = true,
-            _ => {}
-        }
-    }
-
-    /// The outcome this progress means.
-    pub fn outcome(self) -> Outcome {
-        if self.media {
-            Outcome::MediaFlowed
-        } else if self.connected {
-            Outcome::NoMedia
-        } else if self.ice_connected {
-            Outcome::DtlsFailed
-        } else if self.answered {
-            Outcome::IceFailed
-        } else {
-            Outcome::SignalingFailed
-        }
-    }
-}
 
 /// Run the application for parsed arguments.
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
@@ -164,8 +69,11 @@ pub async fn view(
         )
         .await
     } else {
-        let (handle, tap) = tap_events(handle, events_file);
-        crate::tui::run(
+        let handle = match events_file {
+            Some(f) => tap_events(handle, f),
+            None => handle,
+        };
+        let analysis = crate::tui::run(
             handle,
             crate::tui::TuiOptions {
                 no_color: opts.no_color,
@@ -173,17 +81,10 @@ pub async fn view(
             },
         )
         .await?;
-        let (outcome, report) = match tap.lock() {
-            Ok(b) => (
-                b.outcome(),
-                opts.report.map(|f| report::render(&b.build(), f)),
-            ),
-            Err(_) => (Progress::default().outcome(), None),
-        };
-        if let Some(text) = report {
-            print_report(&text);
+        if let Some(f) = opts.report {
+            print_report(&report::render(&report::build(&analysis), f));
         }
-        Ok(outcome)
+        Ok(analysis.outcome())
     }
 }
 
@@ -195,23 +96,16 @@ fn print_report(text: &str) {
     let _ = out.flush();
 }
 
-/// Interpose on an engine's event stream: fold every event into a [`ReportBuilder`] (progress,
-/// diagnosis, report) and write it to the `--events` file, on the way through to the TUI.
+/// Interpose on an engine's event stream: write every event to the `--events` file on the way
+/// through to the TUI (which folds them into its [`Analysis`]).
 fn tap_events(
     mut handle: EngineHandle,
-    mut events_file: Option<std::io::BufWriter<std::fs::File>>,
-) -> (
-    EngineHandle,
-    std::sync::Arc<std::sync::Mutex<ReportBuilder>>,
-) {
-    let builder = std::sync::Arc::new(std::sync::Mutex::new(ReportBuilder::new()));
+    events_file: std::io::BufWriter<std::fs::File>,
+) -> EngineHandle {
     let (tx, rx) = mpsc::channel(4096);
-    let b = builder.clone();
     tokio::spawn(async move {
+        let mut events_file = Some(events_file);
         while let Some(ev) = handle.events.recv().await {
-            if let Ok(mut b) = b.lock() {
-                b.observe(&ev);
-            }
             if let Some(f) = events_file.as_mut()
                 && report::ndjson::write_event(f, &ev).is_err()
             {
@@ -222,13 +116,10 @@ fn tap_events(
             }
         }
     });
-    (
-        EngineHandle {
-            events: rx,
-            commands: handle.commands,
-        },
-        builder,
-    )
+    EngineHandle {
+        events: rx,
+        commands: handle.commands,
+    }
 }
 
 /// Forward Ctrl-C and SIGTERM to the engine as `Stop` (a second Ctrl-C is left to the default handler).
@@ -286,10 +177,10 @@ pub async fn run_headless_with(
     mut out: HeadlessOutput,
 ) -> anyhow::Result<Outcome> {
     let signals = spawn_signal_forwarder(handle.commands.clone());
-    let mut builder = ReportBuilder::new();
+    let mut analysis = Analysis::new();
     let mut stopping = false;
     while let Some(ev) = handle.events.recv().await {
-        builder.observe(&ev);
+        analysis.apply(&ev);
         if out.ndjson_stdout
             && report::ndjson::write_event(&mut std::io::stdout().lock(), &ev).is_err()
             && !stopping
@@ -307,9 +198,9 @@ pub async fn run_headless_with(
     }
     signals.abort();
     if let Some(format) = out.report {
-        print_report(&report::render(&builder.build(), format));
+        print_report(&report::render(&report::build(&analysis), format));
     }
-    Ok(builder.outcome())
+    Ok(analysis.outcome())
 }
 
 /// Collect a whole session's events (for tests and reports): runs until the engine ends.
@@ -319,58 +210,4 @@ pub async fn collect(mut handle: EngineHandle) -> Vec<Stamped> {
         out.push(ev);
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn outcome_follows_the_furthest_progress() {
-        let p = |answered, ice_connected, connected, media| Progress {
-            answered,
-            ice_connected,
-            connected,
-            media,
-        };
-        let table = [
-            (Progress::default(), 3),
-            (p(true, false, false, false), 4),
-            (p(true, true, false, false), 5),
-            (p(true, true, true, false), 6),
-            (p(true, true, true, true), 0),
-        ];
-        for (p, code) in table {
-            assert_eq!(p.outcome().exit_code(), code, "{p:?}");
-        }
-        assert_eq!(Outcome::ProbeFailed.exit_code(), 7);
-    }
-
-    #[test]
-    fn progress_from_events() {
-        let mut p = Progress::default();
-        p.observe(&Event::HttpResponse {
-            id: 2,
-            method: "POST".into(),
-            status: 201,
-            reason: "Created".into(),
-            headers: vec![],
-            kind: MessageKind::Answer,
-            size: 3,
-            body: "v=0".into(),
-            truncated: false,
-            elapsed_ms: 1.0,
-        });
-        assert_eq!(p.outcome(), Outcome::IceFailed, "a WHEP 201 is the answer");
-        p.observe(&Event::StateChanged {
-            kind: StateKind::IceConnection,
-            state: "connected".into(),
-        });
-        assert_eq!(p.outcome(), Outcome::DtlsFailed);
-        p.observe(&Event::StateChanged {
-            kind: StateKind::PeerConnection,
-            state: "connected".into(),
-        });
-        assert_eq!(p.outcome(), Outcome::NoMedia);
-    }
 }

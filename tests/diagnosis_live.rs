@@ -19,7 +19,9 @@ fn summary(events: &[Stamped]) -> String {
 
 /// The rules `ids` fire on what the binary emitted.
 fn expect(events: &[Stamped], ids: &[&str]) {
-    let f = rtcscope::diagnosis::Diagnosis::from_events(events).findings();
+    let f = rtcscope::analysis::Analysis::from_events(events)
+        .findings()
+        .to_vec();
     for id in ids {
         assert!(
             f.iter().any(|x| x.id == *id),

@@ -11,7 +11,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use netlab::{Lab, Nat, Need, STUN_URL, Side, TURN_IP, TURN_URL, Topology, ready, summary};
-use rtcscope::diagnosis::{Diagnosis, Finding, Severity};
+use rtcscope::analysis::Analysis;
+use rtcscope::diagnosis::{Finding, Severity};
 use rtcscope::event::Stamped;
 
 /// Save the events as fixture `name` when `RTCSCOPE_RECORD` is set.
@@ -30,7 +31,7 @@ fn record(name: &str, events: &[Stamped]) {
 
 /// The findings, printed (the test output shows what the tool would say).
 fn diagnose(events: &[Stamped]) -> Vec<Finding> {
-    let f = Diagnosis::from_events(events).findings();
+    let f = Analysis::from_events(events).findings().to_vec();
     for x in &f {
         println!("  [{}] {}: {}", x.severity.label(), x.id, x.title);
         for e in &x.evidence {

@@ -723,7 +723,9 @@ fn expect_findings(name: &str, events: &[rtcscope::event::Stamped], ids: &[&str]
             .collect();
         let _ = std::fs::write(dir.join(format!("natlab-{name}.ndjson")), text);
     }
-    let findings = rtcscope::diagnosis::Diagnosis::from_events(events).findings();
+    let findings = rtcscope::analysis::Analysis::from_events(events)
+        .findings()
+        .to_vec();
     for f in &findings {
         println!("  [{}] {}: {}", f.severity.label(), f.id, f.title);
     }

@@ -7,9 +7,10 @@ mod diagnosis_support;
 use std::process::Command;
 
 use diagnosis_support::{BIN, fixture_dir, free_port, load_fixture};
+use rtcscope::analysis::Analysis;
 use rtcscope::cli::ReportFormat;
 use rtcscope::event::{Event, Stamped};
-use rtcscope::report::{ReportBuilder, dto::Report, render};
+use rtcscope::report::{build, dto::Report, render};
 
 fn schema() -> jsonschema::Validator {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/report.schema.json");
@@ -41,7 +42,7 @@ fn fixtures() -> Vec<String> {
 
 /// The text report with the version redacted.
 fn text_of(name: &str) -> String {
-    let report = ReportBuilder::from_events(&load_fixture(name)).build();
+    let report = build(&Analysis::from_events(&load_fixture(name)));
     render(&report, ReportFormat::Text).replace(env!("CARGO_PKG_VERSION"), "[version]")
 }
 
@@ -49,7 +50,7 @@ fn text_of(name: &str) -> String {
 fn every_recorded_session_gives_a_schema_valid_json_report() {
     let v = schema();
     for name in fixtures() {
-        let report = ReportBuilder::from_events(&load_fixture(&name)).build();
+        let report = build(&Analysis::from_events(&load_fixture(&name)));
         let json = render(&report, ReportFormat::Json);
         validate(&v, &json, &name);
         let back: Report = serde_json::from_str(&json).expect("round trip");
@@ -64,7 +65,7 @@ fn every_recorded_session_gives_a_schema_valid_json_report() {
 #[test]
 fn the_schema_rejects_what_is_not_a_report() {
     let v = schema();
-    let report = ReportBuilder::from_events(&load_fixture("healthy-ws")).build();
+    let report = build(&Analysis::from_events(&load_fixture("healthy-ws")));
     let mut value = serde_json::to_value(&report).expect("json");
     value["findings"][0]["severity"] = serde_json::json!("fatal");
     assert!(!v.is_valid(&value), "unknown severity accepted");
@@ -78,7 +79,7 @@ fn the_schema_rejects_what_is_not_a_report() {
 
 #[test]
 fn json_report_contents() {
-    let r = ReportBuilder::from_events(&load_fixture("natlab-scenario-8")).build();
+    let r = build(&Analysis::from_events(&load_fixture("natlab-scenario-8")));
     assert_eq!(r.outcome.exit_code, 4);
     assert_eq!(r.outcome.result, "ice_failed");
     assert_eq!(r.findings[0].id, "server-private-addresses");
@@ -89,7 +90,7 @@ fn json_report_contents() {
     assert_eq!(r.restarts.total, 2);
     assert!(a.selected_pair.is_none());
 
-    let r = ReportBuilder::from_events(&load_fixture("healthy-ws")).build();
+    let r = build(&Analysis::from_events(&load_fixture("healthy-ws")));
     assert_eq!(r.outcome.exit_code, 0);
     assert_eq!(r.findings.len(), 1);
     assert_eq!(r.findings[0].id, "healthy");
@@ -105,22 +106,22 @@ fn json_report_contents() {
     assert_eq!(r.tracks.len(), 1);
     assert!(r.tracks[0].keyframes >= 1 && r.tracks[0].bitrate_bps > 1e6);
 
-    let r = ReportBuilder::from_events(&load_fixture("dtls-failed")).build();
+    let r = build(&Analysis::from_events(&load_fixture("dtls-failed")));
     assert_eq!(
         (r.outcome.exit_code, r.outcome.result.as_str()),
         (5, "dtls_failed")
     );
-    let r = ReportBuilder::from_events(&load_fixture("no-media")).build();
+    let r = build(&Analysis::from_events(&load_fixture("no-media")));
     assert_eq!(
         (r.outcome.exit_code, r.outcome.result.as_str()),
         (6, "no_media")
     );
-    let r = ReportBuilder::from_events(&load_fixture("whep-401")).build();
+    let r = build(&Analysis::from_events(&load_fixture("whep-401")));
     assert_eq!(
         (r.outcome.exit_code, r.outcome.result.as_str()),
         (3, "signaling_failed")
     );
-    let r = ReportBuilder::from_events(&load_fixture("whep-codec-rejected")).build();
+    let r = build(&Analysis::from_events(&load_fixture("whep-codec-rejected")));
     assert_eq!(r.outcome.exit_code, 4, "a WHEP 201 is an answer");
 }
 
@@ -170,17 +171,14 @@ fn the_text_report_starts_with_the_verdict_and_is_safe_for_a_terminal() {
             };
         }
     }
-    let text = render(
-        &ReportBuilder::from_events(&events).build(),
-        ReportFormat::Text,
-    );
+    let text = render(&build(&Analysis::from_events(&events)), ReportFormat::Text);
     assert!(!text.contains('\u{1b}'), "{text}");
     assert!(text.contains("\\x1b[2J"), "{text}");
 }
 
 #[test]
 fn an_empty_or_truncated_stream_still_reports() {
-    let r = ReportBuilder::new().build();
+    let r = build(&Analysis::new());
     assert!(r.findings.is_empty() && r.attempt.is_none());
     let text = render(&r, ReportFormat::Text);
     assert!(
@@ -195,10 +193,7 @@ fn an_empty_or_truncated_stream_still_reports() {
         let part: Vec<Stamped> = events.iter().take(cut).cloned().collect();
         validate(
             &v,
-            &render(
-                &ReportBuilder::from_events(&part).build(),
-                ReportFormat::Json,
-            ),
+            &render(&build(&Analysis::from_events(&part)), ReportFormat::Json),
             &format!("cut at {cut}"),
         );
     }

@@ -6,10 +6,12 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
 use rtcscope::event::{Direction, Event, MessageKind};
-use rtcscope::model::testing::{self, Script};
+#[path = "support/events.rs"]
+mod testing;
 use rtcscope::tui::app::{App, DetailTarget, Msg, Overlay, Pane, update};
 use rtcscope::tui::theme::Theme;
 use rtcscope::tui::view;
+use testing::Script;
 
 fn text(buf: &Buffer) -> String {
     let area = buf.area;
@@ -200,12 +202,13 @@ fn timeline_shows_where_an_attempt_stopped() {
 fn answer_detail_compares_with_offer() {
     let app = restart_app(true);
     let i = app
-        .model
+        .analysis
+        .model()
         .messages()
         .iter()
         .rposition(|e| e.kind.label() == "answer")
         .expect("answer") as u64
-        + app.model.messages().first_index();
+        + app.analysis.model().messages().first_index();
     let mut app = app;
     app.overlay = Overlay::Detail {
         target: DetailTarget::Message(i),

@@ -4,7 +4,8 @@
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use rtcscope::model::testing;
+#[path = "support/events.rs"]
+mod testing;
 use rtcscope::tui::app::{App, Msg, Pane, update};
 use rtcscope::tui::theme::Theme;
 use rtcscope::tui::view;
@@ -78,15 +79,18 @@ fn restart_relay_error_errors_80x24() {
 /// Select the answer of the current attempt in the signaling pane and open its detail.
 fn answer_detail(app: App) -> App {
     let answer_abs = app
-        .model
+        .analysis
+        .model()
         .messages()
         .iter()
         .enumerate()
         .rev()
         .find(|(_, e)| e.kind.label() == "answer")
-        .map(|(i, _)| app.model.messages().first_index() + i as u64)
+        .map(|(i, _)| app.analysis.model().messages().first_index() + i as u64)
         .expect("answer");
-    let newest = app.model.messages().first_index() + app.model.messages().len() as u64 - 1;
+    let newest = app.analysis.model().messages().first_index()
+        + app.analysis.model().messages().len() as u64
+        - 1;
     let mut app = with(app, &[Msg::Focus(Pane::Signaling)]);
     for _ in answer_abs..=newest {
         update(&mut app, Msg::Up);

@@ -6,7 +6,7 @@ use crate::config::UsageError;
 use crate::event::probe::ProbeResult;
 use crate::probe;
 
-use super::Outcome;
+use crate::analysis::Outcome;
 
 /// `rtcscope probe`: probe the servers given, print one line per result (or a JSON array), and
 /// return [`Outcome::ProbeFailed`] (exit 7) if any failed.

@@ -10,15 +10,17 @@
 //! never touch the current attempt's state (a late callback of a torn-down peer connection must not
 //! make the new attempt look connected). Memory is bounded whatever the session length.
 
+pub mod evidence;
 pub mod ring;
 pub mod sdp;
-pub mod testing;
 
 use crate::event::{
-    Candidate, CandidatePair, Direction, EndReason, ErrorSource, Event, IceServerInfo, MessageKind,
-    PairEnd, Phase, Protocol, RestartCause, SkippedIceServer, Stamped, StateKind, TrackStats,
+    Candidate, CandidatePair, CandidateType, Direction, EndReason, ErrorSource, Event,
+    IceServerInfo, MessageKind, PairEnd, Phase, Protocol, RestartCause, SkippedIceServer, Stamped,
+    StateKind, TrackStats,
 };
 
+pub use evidence::{AttemptEnd, AttemptTrack, Closed, HttpFailure, PostAnswer, cause_key, cut};
 pub use ring::Ring;
 
 /// Signaling log entries kept (the total count is kept beyond).
@@ -39,6 +41,8 @@ pub const RTT_HISTORY_CAP: usize = 300;
 pub const PAIR_CHANGE_CAP: usize = 200;
 /// Tracks kept (one per media section; more is a malicious or broken peer).
 pub const TRACK_CAP: usize = 16;
+/// ICE servers (and, separately, skipped ones) kept per attempt.
+pub const ICE_SERVER_CAP: usize = 32;
 
 /// A step of an attempt's negotiation, in the order it normally happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -428,6 +432,60 @@ pub struct Attempt {
     pub ice_restarts: u32,
     /// When the last ICE restart began.
     pub last_ice_restart_ms: Option<f64>,
+    /// Local candidates gathered, by type (host, srflx, prflx, relay), beyond the kept ones too.
+    pub local_type_counts: [u32; 4],
+    /// Remote candidates accepted, by type (host, srflx, prflx, relay), beyond the kept ones too.
+    pub remote_type_counts: [u32; 4],
+    /// Remote candidates that did not parse or that the stack rejected.
+    pub remote_rejected: u32,
+
+    // The evidence the diagnosis needs (folded in `evidence.rs`).
+    /// How it ended (a restart naming it), once it has.
+    pub end: Option<AttemptEnd>,
+    /// When the signaling connection began opening.
+    pub signaling_connecting_ms: Option<f64>,
+    /// How long the signaling connection took to open.
+    pub signaling_connected_in_ms: Option<f64>,
+    /// Signaling failures (error, HTTP status, body), capped.
+    pub signaling_failed: Vec<(String, Option<u16>, Option<String>)>,
+    /// The close of the signaling socket.
+    pub closed: Option<Closed>,
+    /// HTTP failures (status ≥ 400 on the POST/OPTIONS of the offer, or a WebSocket upgrade), capped.
+    pub http_failures: Vec<HttpFailure>,
+    /// HTTP requests that got no response (method, error), capped.
+    pub http_unanswered: Vec<(String, String)>,
+    /// The POST that carried the offer, as answered.
+    pub post: Option<PostAnswer>,
+    /// The offer, summarised, until the answer (then dropped).
+    pub offer_summary: Option<sdp::SdpSummary>,
+    /// The answer's candidate lines count (WHEP answers carry them in the SDP).
+    pub answer_candidates: usize,
+    /// Per offered m-line, what the answer did (set when the answer arrives).
+    pub sections: Vec<sdp::SectionOutcome>,
+    /// When ICE failed (latest).
+    pub ice_failed_ms: Option<f64>,
+    /// ICE `disconnected` transitions.
+    pub ice_disconnects: u32,
+    /// DTLS states seen, in order, without repeats (capped).
+    pub dtls_states: Vec<String>,
+    /// When DTLS failed.
+    pub dtls_failed_ms: Option<f64>,
+    /// When the peer connection failed.
+    pub pc_failed_ms: Option<f64>,
+    /// Tracks announced by the stack.
+    pub tracks_added: u32,
+    /// Received tracks' statistics and progress in this attempt (capped).
+    pub tracks: Vec<AttemptTrack>,
+    /// Stack warnings about TURN (capped, cut).
+    pub turn_warnings: Vec<String>,
+    /// Stack warnings that ICE had no candidate pair to check.
+    pub no_pairs_warning: bool,
+    /// Other stack messages about DTLS (capped, cut).
+    pub dtls_notes: Vec<String>,
+    /// Protocol errors: what was wrong (capped, cut).
+    pub protocol_errors: Vec<String>,
+    /// Signaling messages of a kind the protocol does not have, or invalid.
+    pub bad_messages: u32,
 }
 
 impl Attempt {
@@ -451,6 +509,32 @@ impl Attempt {
             connected_ms: None,
             ice_restarts: 0,
             last_ice_restart_ms: None,
+            local_type_counts: [0; 4],
+            remote_type_counts: [0; 4],
+            remote_rejected: 0,
+            end: None,
+            signaling_connecting_ms: None,
+            signaling_connected_in_ms: None,
+            signaling_failed: Vec::new(),
+            closed: None,
+            http_failures: Vec::new(),
+            http_unanswered: Vec::new(),
+            post: None,
+            offer_summary: None,
+            answer_candidates: 0,
+            sections: Vec::new(),
+            ice_failed_ms: None,
+            ice_disconnects: 0,
+            dtls_states: Vec::new(),
+            dtls_failed_ms: None,
+            pc_failed_ms: None,
+            tracks_added: 0,
+            tracks: Vec::new(),
+            turn_warnings: Vec::new(),
+            no_pairs_warning: false,
+            dtls_notes: Vec::new(),
+            protocol_errors: Vec::new(),
+            bad_messages: 0,
         }
     }
 
@@ -466,33 +550,166 @@ impl Attempt {
         self.timeline.get(Milestone::Offer)
     }
 
-    /// Local candidate counts by type (host, srflx, prflx, relay).
+    /// Local candidate counts by type (host, srflx, prflx, relay), all gathered.
     pub fn local_counts(&self) -> [usize; 4] {
-        count_types(self.local_candidates.iter().map(|c| c.candidate.typ))
+        self.local_type_counts.map(|n| n as usize)
     }
 
-    /// Remote candidate counts by type (host, srflx, prflx, relay), parsed ones only.
+    /// Remote candidate counts by type (host, srflx, prflx, relay), accepted ones only.
     pub fn remote_counts(&self) -> [usize; 4] {
-        count_types(
-            self.remote_candidates
-                .iter()
-                .filter_map(|c| c.candidate.as_ref().map(|c| c.typ)),
-        )
+        self.remote_type_counts.map(|n| n as usize)
+    }
+
+    /// Local candidates of a type, all gathered.
+    pub fn local_count(&self, t: CandidateType) -> u32 {
+        self.local_type_counts[type_index(t)]
+    }
+
+    /// Local candidates in total.
+    pub fn local_total(&self) -> u32 {
+        self.local_type_counts.iter().sum()
+    }
+
+    /// Remote candidates in total (accepted or not), in trickle and in the answer.
+    pub fn remote_total(&self) -> u32 {
+        self.remote_type_counts.iter().sum::<u32>() + self.remote_rejected
+    }
+
+    /// The local candidates kept.
+    pub fn local(&self) -> impl Iterator<Item = &Candidate> + Clone {
+        self.local_candidates.iter().map(|c| &c.candidate)
+    }
+
+    /// The remote candidates kept that parsed and were accepted.
+    pub fn remote(&self) -> impl Iterator<Item = &Candidate> + Clone {
+        self.remote_candidates
+            .iter()
+            .filter(|c| c.error.is_none())
+            .filter_map(|c| c.candidate.as_ref())
+    }
+
+    /// Whether anything happened in it yet.
+    pub fn is_empty(&self) -> bool {
+        self.signaling_connecting_ms.is_none()
+            && self.signaling_failed.is_empty()
+            && self.end.is_none()
+            && self.offer_ms().is_none()
+    }
+
+    /// When the signaling connection opened, and how long that took.
+    pub fn signaling_connected(&self) -> Option<(f64, f64)> {
+        Some((
+            self.timeline.get(Milestone::SignalingConnected)?,
+            self.signaling_connected_in_ms.unwrap_or(0.0),
+        ))
+    }
+
+    /// When the ICE-server list arrived (WebSocket) or the servers were known (WHEP).
+    pub fn ice_servers_ms(&self) -> Option<f64> {
+        self.timeline.get(Milestone::IceServers)
+    }
+
+    /// When the answer came (a WHEP 406 counter-offer counts: the server answered with its own offer).
+    pub fn answer_ms(&self) -> Option<f64> {
+        self.timeline.get(Milestone::Answer)
+    }
+
+    /// When the first local candidate was gathered.
+    pub fn first_local_ms(&self) -> Option<f64> {
+        self.timeline.get(Milestone::FirstLocalCandidate)
+    }
+
+    /// When ICE started checking.
+    pub fn ice_checking_ms(&self) -> Option<f64> {
+        self.timeline.get(Milestone::IceChecking)
+    }
+
+    /// When ICE first connected (`connected` or `completed`).
+    pub fn ice_connected_ms(&self) -> Option<f64> {
+        self.timeline.get(Milestone::IceConnected)
+    }
+
+    /// When DTLS connected.
+    pub fn dtls_connected_ms(&self) -> Option<f64> {
+        self.timeline.get(Milestone::DtlsConnected)
+    }
+
+    /// The ICE servers in use.
+    pub fn servers(&self) -> &[IceServerInfo] {
+        self.ice_servers.as_ref().map_or(&[], |s| &s.servers)
+    }
+
+    /// The ICE servers this stack cannot use.
+    pub fn skipped(&self) -> &[SkippedIceServer] {
+        self.ice_servers.as_ref().map_or(&[], |s| &s.skipped)
+    }
+
+    /// `all` or `relay`; empty until known.
+    pub fn policy(&self) -> &str {
+        self.ice_servers.as_ref().map_or("", |s| &s.policy)
+    }
+
+    /// Whether an `ice_servers` event came at all.
+    pub fn ice_servers_known(&self) -> bool {
+        self.ice_servers.is_some()
+    }
+
+    /// The selected candidate pair, latest.
+    pub fn selected_pair(&self) -> Option<&CandidatePair> {
+        self.selected.as_ref().map(|s| &s.pair)
+    }
+
+    /// Whether the answer arrived.
+    pub fn answered(&self) -> bool {
+        self.answer_ms().is_some()
+    }
+
+    /// Whether ICE connected (the peer connection connecting implies it).
+    pub fn ice_connected(&self) -> bool {
+        self.ice_connected_ms().is_some() || self.connected()
+    }
+
+    /// Whether the peer connection (DTLS included) connected: the one definition of "connected".
+    pub fn connected(&self) -> bool {
+        self.connected_ms.is_some()
+    }
+
+    /// Whether media arrived: the first RTP packet, or statistics counting received packets. The one
+    /// definition of "media received".
+    pub fn media(&self) -> bool {
+        self.first_media.is_some() || self.tracks.iter().any(|t| t.stats.packets_received > 0)
     }
 }
 
-fn count_types(it: impl Iterator<Item = crate::event::CandidateType>) -> [usize; 4] {
-    use crate::event::CandidateType as T;
-    let mut n = [0; 4];
-    for t in it {
-        n[match t {
-            T::Host => 0,
-            T::Srflx => 1,
-            T::Prflx => 2,
-            T::Relay => 3,
-        }] += 1;
+/// Index of a candidate type in the count arrays (host, srflx, prflx, relay).
+pub fn type_index(t: CandidateType) -> usize {
+    match t {
+        CandidateType::Host => 0,
+        CandidateType::Srflx => 1,
+        CandidateType::Prflx => 2,
+        CandidateType::Relay => 3,
     }
-    n
+}
+
+/// Track identity, the one definition: among `known` tracks (mid, kind, SSRC), the index of the one a
+/// report of (`mid`, `kind`, `ssrc`) is about: the same media section; else the same SSRC; else a track
+/// of the same kind whose mid one side does not know (`track_added` may come without a mid, stats always
+/// have one).
+pub fn find_track<'a>(
+    known: impl Iterator<Item = (&'a str, &'a str, Option<u32>)> + Clone,
+    mid: &str,
+    kind: &str,
+    ssrc: Option<u32>,
+) -> Option<usize> {
+    known
+        .clone()
+        .position(|(m, _, _)| !mid.is_empty() && m == mid)
+        .or_else(|| ssrc.and_then(|s| known.clone().position(|(_, _, x)| x == Some(s))))
+        .or_else(|| {
+            known
+                .clone()
+                .position(|(m, k, _)| k == kind && (m.is_empty() || mid.is_empty()))
+        })
 }
 
 /// Whether two ICE server URLs name the same server (ignoring a `?transport=` query and case).
@@ -607,6 +824,10 @@ pub struct Ended {
 pub struct Model {
     session: Option<Session>,
     attempt: Attempt,
+    /// The attempt before the current one (the last complete picture after a restart).
+    previous: Option<Box<Attempt>>,
+    /// The first time each milestone was reached in any attempt.
+    ever: Timeline,
     messages: Ring<SignalEntry>,
     log: Ring<LogEntry>,
     errors: u64,
@@ -623,8 +844,6 @@ pub struct Model {
     media_received: bool,
     /// ICE-server probe results, the latest per URL, transport and kind.
     probes: Vec<crate::probe::ProbeResult>,
-    /// The rule engine, fed every event.
-    diagnosis: crate::diagnosis::Diagnosis,
 }
 
 /// Probe results kept (one per server URL and transport).
@@ -637,11 +856,6 @@ impl Default for Model {
 }
 
 impl Model {
-    /// The verdicts so far, most severe first.
-    pub fn findings(&self) -> Vec<crate::diagnosis::Finding> {
-        self.diagnosis.findings()
-    }
-
     /// ICE-server probe results (session-wide: each server is probed once).
     pub fn probes(&self) -> &[crate::probe::ProbeResult] {
         &self.probes
@@ -652,6 +866,8 @@ impl Model {
         Model {
             session: None,
             attempt: Attempt::new(0, 0.0),
+            previous: None,
+            ever: Timeline::default(),
             messages: Ring::new(MESSAGE_CAP),
             log: Ring::new(LOG_CAP),
             errors: 0,
@@ -661,7 +877,6 @@ impl Model {
             tracks: Vec::new(),
             ended: None,
             probes: Vec::new(),
-            diagnosis: crate::diagnosis::Diagnosis::new(),
             events_applied: 0,
             stale_ignored: 0,
             last_seq: None,
@@ -688,6 +903,17 @@ impl Model {
     /// The current attempt.
     pub fn attempt(&self) -> &Attempt {
         &self.attempt
+    }
+
+    /// The attempt before the current one, once there was one (attempt 0, before the first, is not
+    /// kept).
+    pub fn previous_attempt(&self) -> Option<&Attempt> {
+        self.previous.as_deref()
+    }
+
+    /// Whether any attempt reached `m` (an event of an older attempt does not count).
+    pub fn ever_reached(&self, m: Milestone) -> bool {
+        self.ever.get(m).is_some()
     }
 
     /// The current attempt number (0 before the first).
@@ -785,7 +1011,6 @@ impl Model {
 
     /// Apply one event. Never panics, whatever the event.
     pub fn apply(&mut self, ev: &Stamped) {
-        self.diagnosis.observe(ev);
         self.events_applied += 1;
         self.last_seq = Some(ev.seq);
         if ev.t_ms.is_finite() && ev.t_ms > self.last_t_ms {
@@ -815,7 +1040,7 @@ impl Model {
             Event::AttemptStarted { attempt } => {
                 let n = (*attempt).max(ev.attempt);
                 if n > self.attempt.number {
-                    self.attempt = Attempt::new(n, t);
+                    self.start_attempt(n, t);
                 } else {
                     self.stale_ignored += 1;
                 }
@@ -838,6 +1063,16 @@ impl Model {
                     pause_ms: *pause_ms,
                     reconnect_ms: None,
                 });
+                let lived = if lived_ms.is_finite() { *lived_ms } else { 0.0 };
+                if *ended_attempt == self.attempt.number {
+                    self.attempt.end_with(t, cause, lived);
+                } else if let Some(p) = self
+                    .previous
+                    .as_mut()
+                    .filter(|p| p.number == *ended_attempt)
+                {
+                    p.end_with(t, cause, lived);
+                }
                 return;
             }
             Event::Error {
@@ -855,6 +1090,7 @@ impl Model {
                     message: message.clone(),
                     offending: offending.clone(),
                 });
+                self.attempt_evidence(ev);
                 return;
             }
             Event::Warning { source, message } => {
@@ -868,6 +1104,7 @@ impl Model {
                     message: message.clone(),
                     offending: None,
                 });
+                self.attempt_evidence(ev);
                 return;
             }
             Event::Info { source, message } => {
@@ -880,6 +1117,7 @@ impl Model {
                     message: message.clone(),
                     offending: None,
                 });
+                self.attempt_evidence(ev);
                 return;
             }
             Event::Ended {
@@ -933,9 +1171,31 @@ impl Model {
         }
         if ev.attempt > self.attempt.number {
             // The attempt started without an `attempt_started` (tolerated).
-            self.attempt = Attempt::new(ev.attempt, t);
+            self.start_attempt(ev.attempt, t);
         }
         self.apply_to_attempt(ev);
+        self.attempt.observe_evidence(t, &ev.event);
+        for m in Milestone::ALL {
+            if let Some(at) = self.attempt.timeline.get(m) {
+                self.ever.reach(m, at);
+            }
+        }
+    }
+
+    /// The diagnosis evidence of a session-wide event (an error, warning or note) that concerns the
+    /// current attempt; an older attempt's is left out, as for every attempt-scoped event.
+    fn attempt_evidence(&mut self, ev: &Stamped) {
+        if ev.attempt == self.attempt.number {
+            self.attempt.observe_evidence(ev.t_ms, &ev.event);
+        }
+    }
+
+    /// Start attempt `n` at `t`, keeping the one that ends as the previous attempt.
+    fn start_attempt(&mut self, n: u32, t: f64) {
+        let done = std::mem::replace(&mut self.attempt, Attempt::new(n, t));
+        if done.number > 0 {
+            self.previous = Some(Box::new(done));
+        }
     }
 
     fn log_signaling(&mut self, ev: &Stamped) {
@@ -1110,16 +1370,14 @@ impl Model {
     fn track_mut(&mut self, mid: &str, kind: &str, ssrc: Option<u32>) -> Option<&mut Track> {
         // The same media section; else the same SSRC; else a track of the same kind whose mid one
         // side does not know (`track_added` may come without a mid, stats always have one).
-        let pos = self
-            .tracks
-            .iter()
-            .position(|tr| !mid.is_empty() && tr.mid == mid)
-            .or_else(|| ssrc.and_then(|s| self.tracks.iter().position(|tr| tr.ssrc == Some(s))))
-            .or_else(|| {
-                self.tracks
-                    .iter()
-                    .position(|tr| tr.kind == kind && (tr.mid.is_empty() || mid.is_empty()))
-            });
+        let pos = find_track(
+            self.tracks
+                .iter()
+                .map(|tr| (tr.mid.as_str(), tr.kind.as_str(), tr.ssrc)),
+            mid,
+            kind,
+            ssrc,
+        );
         if let Some(i) = pos
             && self.tracks[i].mid.is_empty()
         {
@@ -1213,13 +1471,15 @@ impl Model {
             } => {
                 a.timeline.reach(Milestone::IceServers, t);
                 a.ice_servers = Some(IceServers {
-                    servers: servers.clone(),
-                    skipped: skipped.clone(),
-                    policy: policy.clone(),
+                    servers: servers.iter().take(ICE_SERVER_CAP).cloned().collect(),
+                    skipped: skipped.iter().take(ICE_SERVER_CAP).cloned().collect(),
+                    policy: cut(policy),
                 });
             }
             Event::LocalCandidate { candidate } => {
                 a.timeline.reach(Milestone::FirstLocalCandidate, t);
+                let i = type_index(candidate.typ);
+                a.local_type_counts[i] = a.local_type_counts[i].saturating_add(1);
                 a.local_candidates.push(LocalCandidate {
                     candidate: candidate.clone(),
                     t_ms: t,
@@ -1236,6 +1496,13 @@ impl Model {
                 ..
             } => {
                 a.timeline.reach(Milestone::FirstRemoteCandidate, t);
+                match (candidate, error) {
+                    (Some(c), None) => {
+                        let i = type_index(c.typ);
+                        a.remote_type_counts[i] = a.remote_type_counts[i].saturating_add(1);
+                    }
+                    _ => a.remote_rejected = a.remote_rejected.saturating_add(1),
+                }
                 a.remote_candidates.push(RemoteCandidate {
                     candidate: candidate.clone(),
                     raw: raw.clone(),
@@ -1260,7 +1527,10 @@ impl Model {
                 }
             }
             Event::CandidatePairs { pairs } => {
-                a.pairs = pairs.iter().take(PAIR_CAP).cloned().collect();
+                // An empty checklist (a torn-down agent) does not erase the last one.
+                if !pairs.is_empty() {
+                    a.pairs = pairs.iter().take(PAIR_CAP).cloned().collect();
+                }
                 if let Some(sel) = a.selected.as_mut()
                     && let Some(p) = pairs.iter().find(|p| p.id == sel.pair.id)
                 {
@@ -1381,6 +1651,7 @@ impl Model {
             }
             Event::HttpResponse {
                 kind: MessageKind::Answer,
+                status: 200..=299,
                 body,
                 ..
             } => {
@@ -1389,6 +1660,12 @@ impl Model {
                     a.answer_sdp = Some(body.clone());
                 }
             }
+            // A counter-offer: the server answered the offer with its own (ours goes out in a PATCH).
+            Event::HttpResponse {
+                kind: MessageKind::Offer,
+                status: 406,
+                ..
+            } => a.timeline.reach(Milestone::Answer, t),
             Event::IceRestart { .. } => {
                 a.ice_restarts += 1;
                 a.last_ice_restart_ms = Some(t);

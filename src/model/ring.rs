@@ -75,7 +75,7 @@ impl<T> Ring<T> {
     }
 
     /// Oldest to newest.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + ExactSizeIterator {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + ExactSizeIterator + Clone {
         self.items.iter()
     }
 

@@ -566,7 +566,7 @@ pub fn describe(summary: &SdpSummary, offer: Option<&SdpSummary>) -> Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::testing::{ANSWER_SDP, OFFER_SDP};
+    use crate::test_events::{ANSWER_SDP, OFFER_SDP};
 
     #[test]
     fn offer_sections_and_codecs() {

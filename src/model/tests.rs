@@ -1,6 +1,6 @@
-use super::testing::{self, Script};
 use super::*;
 use crate::event::{CandidateType, EndReason, Event, MessageKind, Phase, RestartCause};
+use crate::test_events::{self as testing, Script};
 
 #[test]
 fn happy_session_builds_full_timeline() {

@@ -1,174 +1,117 @@
-//! Headless output. [`ndjson`] streams every event as one JSON object per line; [`ReportBuilder`]
-//! folds a whole session into a [`dto::Report`] (the verdicts of [`crate::diagnosis`], the phase
-//! timeline, candidates by type, the selected pair, per-track statistics, restarts), which [`text`] and
-//! [`json`] render at the end of a session (`--report text|json`).
+//! Headless output. [`ndjson`] streams every event as one JSON object per line; [`build`] turns a
+//! session's [`Analysis`] into a [`dto::Report`] (the verdicts, the phase timeline, candidates by type,
+//! the selected pair, per-track statistics, restarts), which [`text`] and [`json`] render at the end
+//! of a session (`--report text|json`).
 
 pub mod dto;
 pub mod json;
 pub mod ndjson;
 pub mod text;
 
-use crate::app::{Outcome, Progress};
-use crate::diagnosis::{Diagnosis, Finding};
-use crate::event::{Candidate, CandidatePair, EndReason, Event, PairEnd, Stamped};
+use crate::analysis::{Analysis, Outcome};
+use crate::diagnosis::Finding;
+use crate::event::{Candidate, CandidatePair, EndReason, PairEnd};
 use crate::model::{Attempt, Milestone, Model};
 use dto::*;
 
-/// Folds a session's events into everything its report needs: the [`Model`] (timeline, candidates,
-/// tracks, restarts), the [`Diagnosis`] and the [`Progress`] (the exit code). Memory stays bounded:
-/// both keep capped rings, and only the attempt before the current one is kept besides.
-#[derive(Debug, Clone, Default)]
-pub struct ReportBuilder {
-    model: Model,
-    diagnosis: Diagnosis,
-    progress: Progress,
-    previous: Option<Attempt>,
+/// The attempt worth showing: the current one, unless it has not got as far as the one before (a
+/// session interrupted just after a restart).
+fn shown_attempt(m: &Model) -> Option<&Attempt> {
+    let cur = m.attempt();
+    let reach = |a: &Attempt| {
+        a.timeline
+            .latest()
+            .and_then(|m| Milestone::ALL.iter().position(|x| *x == m))
+            .map_or(0, |i| i + 1)
+    };
+    match m.previous_attempt() {
+        Some(p) if reach(p) > reach(cur) => Some(p),
+        _ if cur.number > 0 => Some(cur),
+        _ => None,
+    }
 }
 
-impl ReportBuilder {
-    /// An empty builder.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A builder fed a whole recorded stream.
-    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Stamped>) -> Self {
-        let mut b = Self::new();
-        for e in events {
-            b.observe(e);
-        }
-        b
-    }
-
-    /// Fold one event in.
-    pub fn observe(&mut self, ev: &Stamped) {
-        if let Event::AttemptStarted { attempt } = &ev.event {
-            let n = (*attempt).max(ev.attempt);
-            let cur = self.model.attempt();
-            if n > cur.number && cur.number > 0 {
-                self.previous = Some(cur.clone());
-            }
-        }
-        self.model.apply(ev);
-        self.diagnosis.observe(ev);
-        self.progress.observe(&ev.event);
-    }
-
-    /// The diagnosis so far.
-    pub fn diagnosis(&self) -> &Diagnosis {
-        &self.diagnosis
-    }
-
-    /// How far the session got.
-    pub fn progress(&self) -> Progress {
-        self.progress
-    }
-
-    /// The session's outcome (its exit code).
-    pub fn outcome(&self) -> Outcome {
-        self.progress.outcome()
-    }
-
-    /// The attempt worth showing: the current one, unless it has not got as far as the one before
-    /// (a session interrupted just after a restart).
-    fn shown_attempt(&self) -> Option<&Attempt> {
-        let cur = self.model.attempt();
-        let reach = |a: &Attempt| {
-            a.timeline
-                .latest()
-                .and_then(|m| Milestone::ALL.iter().position(|x| *x == m))
-                .map_or(0, |i| i + 1)
-        };
-        match &self.previous {
-            Some(p) if reach(p) > reach(cur) => Some(p),
-            _ if cur.number > 0 => Some(cur),
-            _ => None,
-        }
-    }
-
-    /// Build the report.
-    pub fn build(&self) -> Report {
-        let m = &self.model;
-        let s = m.session();
-        let outcome = self.outcome();
-        let ended = m.ended();
-        Report {
-            schema_version: REPORT_SCHEMA_VERSION,
-            generator: format!("rtcscope {}", env!("CARGO_PKG_VERSION")),
-            session: SessionDto {
-                target: s.map(|s| s.target.clone()),
-                protocol: s.map(|s| {
-                    match s.protocol {
-                        crate::event::Protocol::Ws => "ws",
-                        crate::event::Protocol::Whep => "whep",
-                    }
-                    .to_owned()
-                }),
-                started_at: s.map(|s| s.wall_clock.clone()),
-                unix_ms: s.map(|s| s.unix_ms),
-                duration_ms: m.now_ms(),
-                events: m.events_applied(),
-                attempts: ended.map_or(m.attempt_number(), |e| e.attempts),
-                end_reason: ended.map(|e| end_reason(&e.reason)),
-                ever_connected: m.ever_connected(),
-                media_received: m.media_received(),
-            },
-            outcome: OutcomeDto {
-                exit_code: outcome.exit_code(),
-                result: outcome_name(outcome).to_owned(),
-                description: outcome_description(outcome).to_owned(),
-            },
-            findings: self.diagnosis.findings().iter().map(finding_dto).collect(),
-            attempt: self.shown_attempt().map(attempt_dto),
-            tracks: m
-                .tracks()
+/// Build the report of a session from its [`Analysis`] (the model, its findings and outcome).
+pub fn build(analysis: &Analysis) -> Report {
+    let m = analysis.model();
+    let s = m.session();
+    let outcome = analysis.outcome();
+    let ended = m.ended();
+    Report {
+        schema_version: REPORT_SCHEMA_VERSION,
+        generator: format!("rtcscope {}", env!("CARGO_PKG_VERSION")),
+        session: SessionDto {
+            target: s.map(|s| s.target.clone()),
+            protocol: s.map(|s| {
+                match s.protocol {
+                    crate::event::Protocol::Ws => "ws",
+                    crate::event::Protocol::Whep => "whep",
+                }
+                .to_owned()
+            }),
+            started_at: s.map(|s| s.wall_clock.clone()),
+            unix_ms: s.map(|s| s.unix_ms),
+            duration_ms: m.now_ms(),
+            events: m.events_applied(),
+            attempts: ended.map_or(m.attempt_number(), |e| e.attempts),
+            end_reason: ended.map(|e| end_reason(&e.reason)),
+            ever_connected: m.ever_connected(),
+            media_received: m.media_received(),
+        },
+        outcome: OutcomeDto {
+            exit_code: outcome.exit_code(),
+            result: outcome_name(outcome).to_owned(),
+            description: outcome_description(outcome).to_owned(),
+        },
+        findings: analysis.findings().iter().map(finding_dto).collect(),
+        attempt: shown_attempt(m).map(attempt_dto),
+        tracks: m
+            .tracks()
+            .iter()
+            .map(|t| {
+                let st = t.stats.as_ref();
+                TrackDto {
+                    kind: t.kind.clone(),
+                    mid: t.mid.clone(),
+                    codec: st.and_then(|s| s.codec.clone()),
+                    ssrc: t.ssrc.or(st.map(|s| s.ssrc)),
+                    attempt: t.attempt,
+                    bitrate_bps: st.map_or(0.0, |s| finite(s.bitrate_bps)),
+                    avg_bitrate_bps: (!t.history.is_empty()).then(|| {
+                        t.history.iter().map(|h| finite(h.1)).sum::<f64>() / t.history.len() as f64
+                    }),
+                    packets_received: st.map_or(0, |s| s.packets_received),
+                    packets_lost: st.map_or(0, |s| s.packets_lost),
+                    loss_pct: t.loss_pct(),
+                    jitter_ms: st.and_then(|s| s.jitter_ms).filter(|j| j.is_finite()),
+                    bytes_received: st.map_or(0, |s| s.bytes_received),
+                    keyframes: st.map_or(0, |s| s.keyframes),
+                    nack_count: st.map_or(0, |s| s.nack_count),
+                    pli_count: st.map_or(0, |s| s.pli_count),
+                    fir_count: st.map_or(0, |s| s.fir_count),
+                }
+            })
+            .collect(),
+        restarts: RestartsDto {
+            total: m.restarts().total(),
+            list: m
+                .restarts()
                 .iter()
-                .map(|t| {
-                    let st = t.stats.as_ref();
-                    TrackDto {
-                        kind: t.kind.clone(),
-                        mid: t.mid.clone(),
-                        codec: st.and_then(|s| s.codec.clone()),
-                        ssrc: t.ssrc.or(st.map(|s| s.ssrc)),
-                        attempt: t.attempt,
-                        bitrate_bps: st.map_or(0.0, |s| finite(s.bitrate_bps)),
-                        avg_bitrate_bps: (!t.history.is_empty()).then(|| {
-                            t.history.iter().map(|h| finite(h.1)).sum::<f64>()
-                                / t.history.len() as f64
-                        }),
-                        packets_received: st.map_or(0, |s| s.packets_received),
-                        packets_lost: st.map_or(0, |s| s.packets_lost),
-                        loss_pct: t.loss_pct(),
-                        jitter_ms: st.and_then(|s| s.jitter_ms).filter(|j| j.is_finite()),
-                        bytes_received: st.map_or(0, |s| s.bytes_received),
-                        keyframes: st.map_or(0, |s| s.keyframes),
-                        nack_count: st.map_or(0, |s| s.nack_count),
-                        pli_count: st.map_or(0, |s| s.pli_count),
-                        fir_count: st.map_or(0, |s| s.fir_count),
-                    }
+                .map(|r| RestartDto {
+                    t_ms: r.t_ms,
+                    attempt: r.ended_attempt,
+                    cause: cause_tag(&r.cause),
+                    description: r.cause_text.clone(),
+                    lived_ms: finite(r.lived_ms),
+                    had_connected: r.had_connected,
+                    reconnect_ms: r.reconnect_ms,
                 })
                 .collect(),
-            restarts: RestartsDto {
-                total: m.restarts().total(),
-                list: m
-                    .restarts()
-                    .iter()
-                    .map(|r| RestartDto {
-                        t_ms: r.t_ms,
-                        attempt: r.ended_attempt,
-                        cause: cause_tag(&r.cause),
-                        description: r.cause_text.clone(),
-                        lived_ms: finite(r.lived_ms),
-                        had_connected: r.had_connected,
-                        reconnect_ms: r.reconnect_ms,
-                    })
-                    .collect(),
-            },
-            log: LogDto {
-                errors: m.error_count(),
-                warnings: m.warning_count(),
-            },
-        }
+        },
+        log: LogDto {
+            errors: m.error_count(),
+            warnings: m.warning_count(),
+        },
     }
 }
 
@@ -292,11 +235,7 @@ fn attempt_dto(a: &Attempt) -> AttemptDto {
         })
         .collect();
     phases.sort_by(|x, y| x.t_ms.total_cmp(&y.t_ms));
-    let remote_rejected = a
-        .remote_candidates
-        .iter()
-        .filter(|c| c.candidate.is_none() || c.error.is_some())
-        .count() as u64;
+    let remote_rejected = u64::from(a.remote_rejected);
     AttemptDto {
         number: a.number,
         started_ms: a.started_ms,

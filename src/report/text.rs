@@ -10,31 +10,7 @@ use crate::sanitize::sanitize;
 /// Width that long lines (titles, evidence, fixes) are wrapped to.
 const WIDTH: usize = 100;
 
-/// `12 ms`, `1.25 s`, `3 min 5 s`.
-fn ms(v: f64) -> String {
-    if !v.is_finite() || v < 0.0 {
-        "?".into()
-    } else if v < 1_000.0 {
-        format!("{v:.0} ms")
-    } else if v < 60_000.0 {
-        format!("{:.2} s", v / 1_000.0)
-    } else {
-        let s = (v / 1_000.0).round() as u64;
-        format!("{} min {} s", s / 60, s % 60)
-    }
-}
-
-fn bps(v: f64) -> String {
-    if !v.is_finite() || v <= 0.0 {
-        "0 bit/s".into()
-    } else if v >= 1e6 {
-        format!("{:.2} Mbit/s", v / 1e6)
-    } else if v >= 1e3 {
-        format!("{:.0} kbit/s", v / 1e3)
-    } else {
-        format!("{v:.0} bit/s")
-    }
-}
+use crate::format::{at_ms as ms, bitrate as bps};
 
 /// Append `text` (sanitised) wrapped at [`WIDTH`], the first line after `first`, the others indented by
 /// `indent` spaces.

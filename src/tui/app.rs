@@ -2,6 +2,7 @@
 //! keys and engine events become `Msg`s; `update` changes the `App` and may ask the loop for a
 //! [`Cmd`] (an engine command, or quitting). Nothing here touches the terminal or the engine.
 
+use crate::analysis::Analysis;
 use crate::engine::EngineCommand;
 use crate::event::{Event, Stamped};
 use crate::model::Model;
@@ -115,10 +116,10 @@ pub struct PaneState {
 /// Everything the TUI knows.
 #[derive(Debug, Clone)]
 pub struct App {
-    /// The live model: every engine event is applied to it, frozen or not.
-    pub model: Model,
-    /// While frozen, the model the view shows (a snapshot taken when `f` was pressed).
-    pub frozen: Option<Model>,
+    /// The live analysis (model and findings): every engine event is applied to it, frozen or not.
+    pub analysis: Analysis,
+    /// While frozen, the analysis the view shows (a snapshot taken when `f` was pressed).
+    pub frozen: Option<Analysis>,
     /// The focused pane.
     pub focus: Pane,
     /// Whether the focused pane fills the screen.
@@ -202,7 +203,7 @@ impl App {
     /// A fresh app.
     pub fn new(theme: Theme) -> Self {
         App {
-            model: Model::new(),
+            analysis: Analysis::new(),
             frozen: None,
             focus: Pane::Signaling,
             zoom: false,
@@ -225,9 +226,14 @@ impl App {
         app
     }
 
+    /// The analysis the view shows: the frozen snapshot, or the live one.
+    pub fn view_analysis(&self) -> &Analysis {
+        self.frozen.as_ref().unwrap_or(&self.analysis)
+    }
+
     /// The model the view shows: the frozen snapshot, or the live model.
     pub fn view_model(&self) -> &Model {
-        self.frozen.as_ref().unwrap_or(&self.model)
+        self.view_analysis().model()
     }
 
     /// Session time the view treats as now.
@@ -260,7 +266,7 @@ impl App {
             Pane::Events => (m.log().first_index(), m.log().len() as u64),
             Pane::Restarts => (m.restarts().first_index(), m.restarts().len() as u64),
             Pane::Pairs => (0, m.attempt().pairs.len() as u64),
-            Pane::Findings => (0, m.findings().len() as u64),
+            Pane::Findings => (0, self.view_analysis().findings().len() as u64),
             // Text panes: scroll by lines, bounded by the view.
             Pane::Candidates | Pane::Tracks => (0, u64::MAX),
         }
@@ -346,13 +352,13 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
     match msg {
         Msg::Engine(ev) => {
             let is_end = matches!(ev.event, Event::Ended { .. });
-            let attempt = app.model.attempt_number();
-            app.model.apply(&ev);
-            if app.model.attempt_number() != attempt && !app.quitting {
+            let attempt = app.analysis.model().attempt_number();
+            app.analysis.apply(&ev);
+            if app.analysis.model().attempt_number() != attempt && !app.quitting {
                 // "restart requested" is answered by the new attempt.
                 app.note = None;
             }
-            app.now_ms = app.now_ms.max(app.model.now_ms());
+            app.now_ms = app.now_ms.max(app.analysis.model().now_ms());
             if is_end && app.quitting {
                 return Some(Cmd::Exit);
             }
@@ -425,7 +431,7 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
         Msg::ToggleFreeze => {
             app.frozen = match app.frozen.take() {
                 Some(_) => None,
-                None => Some(app.model.clone()),
+                None => Some(app.analysis.clone()),
             };
         }
         Msg::ToggleHelp => {
@@ -437,7 +443,7 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
         }
         Msg::ToggleZoom => app.zoom = !app.zoom,
         Msg::Quit => {
-            if app.quitting || app.engine_closed || app.model.ended().is_some() {
+            if app.quitting || app.engine_closed || app.analysis.model().ended().is_some() {
                 return Some(Cmd::Exit);
             }
             app.quitting = true;
@@ -451,7 +457,7 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::testing;
+    use crate::test_events as testing;
 
     fn app() -> App {
         App::with_events(Theme::new(true), &testing::happy_session(5))
@@ -473,7 +479,7 @@ mod tests {
     #[test]
     fn selection_follows_then_pins_then_follows() {
         let mut a = app();
-        let n = a.model.messages().len() as u64;
+        let n = a.analysis.model().messages().len() as u64;
         assert_eq!(a.pane(Pane::Signaling).selected, None);
         update(&mut a, Msg::Up);
         assert_eq!(a.pane(Pane::Signaling).selected, Some(n - 2));
@@ -535,7 +541,7 @@ mod tests {
             update(&mut a, Msg::Engine(Box::new(e.clone())));
         }
         assert_eq!(a.view_model().last_seq(), frozen_seq);
-        assert_eq!(a.model.last_seq(), events.last().map(|e| e.seq));
+        assert_eq!(a.analysis.model().last_seq(), events.last().map(|e| e.seq));
         update(&mut a, Msg::ToggleFreeze);
         assert_eq!(a.view_model().last_seq(), events.last().map(|e| e.seq));
     }

@@ -9,7 +9,6 @@
 //! something changed, at most once per [`MIN_FRAME`].
 
 pub mod app;
-pub mod format;
 pub mod keys;
 pub mod panes;
 pub mod theme;
@@ -23,8 +22,8 @@ use futures_util::StreamExt as _;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc::error::TryRecvError;
 
+use crate::analysis::Analysis;
 use crate::engine::{EngineCommand, EngineHandle};
-use crate::model::Model;
 
 use app::{App, Cmd, Msg};
 use theme::Theme;
@@ -64,8 +63,8 @@ impl Drop for RestoreGuard {
     }
 }
 
-/// Take over the terminal, run until the user quits or the engine stream ends, restore the terminal, return the final model.
-pub async fn run(handle: EngineHandle, opts: TuiOptions) -> anyhow::Result<Model> {
+/// Take over the terminal, run until the user quits or the engine stream ends, restore the terminal, return the final analysis (model, findings, outcome).
+pub async fn run(handle: EngineHandle, opts: TuiOptions) -> anyhow::Result<Analysis> {
     let theme = Theme::new(Theme::no_color_from_env(opts.no_color));
     let mut terminal = ratatui::try_init().context("cannot take over the terminal")?;
     let guard = RestoreGuard;
@@ -80,7 +79,7 @@ async fn run_loop(
     mut handle: EngineHandle,
     mut app: App,
     opts: TuiOptions,
-) -> anyhow::Result<Model> {
+) -> anyhow::Result<Analysis> {
     let mut term_events = EventStream::new();
     let tick_period = opts.tick.max(Duration::from_millis(50));
     let mut tick = tokio::time::interval(tick_period);
@@ -152,7 +151,7 @@ async fn run_loop(
             }
             _ = sigterm.recv() => msgs.push(Msg::Quit),
             _ = tokio::signal::ctrl_c() => msgs.push(Msg::Quit),
-            _ = sleep_until_opt(stop_deadline) => return Ok(app.model),
+            _ = sleep_until_opt(stop_deadline) => return Ok(app.analysis),
             _ = sleep_until_opt(redraw_at) => {}
         }
 
@@ -160,13 +159,13 @@ async fn run_loop(
             dirty = true;
             match app::update(&mut app, m) {
                 None => {}
-                Some(Cmd::Exit) => return Ok(app.model),
+                Some(Cmd::Exit) => return Ok(app.analysis),
                 Some(Cmd::Engine(c)) => {
                     // The engine may already be gone; then there is nothing to stop or restart.
                     let sent = send_command(&handle, c).await;
                     if c == EngineCommand::Stop {
                         if !sent || !engine_open {
-                            return Ok(app.model);
+                            return Ok(app.analysis);
                         }
                         stop_deadline = Some(tokio::time::Instant::now() + STOP_TIMEOUT);
                     }

@@ -20,6 +20,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget};
 use unicode_width::UnicodeWidthChar;
 
+use crate::analysis::Analysis;
 use crate::model::Model;
 use crate::sanitize;
 
@@ -32,6 +33,8 @@ use super::theme::Theme;
 pub struct Ctx<'a> {
     /// The model to show.
     pub model: &'a Model,
+    /// The analysis it belongs to (the findings).
+    pub analysis: &'a Analysis,
     /// Styles.
     pub theme: &'a Theme,
     /// Session time now.
@@ -47,6 +50,7 @@ impl<'a> Ctx<'a> {
     pub fn for_pane(app: &'a App, pane: Pane) -> Self {
         Ctx {
             model: app.view_model(),
+            analysis: app.view_analysis(),
             theme: &app.theme,
             now_ms: app.view_now_ms(),
             state: app.pane(pane),

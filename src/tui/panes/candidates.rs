@@ -9,9 +9,9 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Widget};
 
 use crate::event::{Candidate, CandidateType, IceServerSource};
+use crate::format::offset_ms;
 use crate::model::{Attempt, decode_priority};
 use crate::tui::app::Pane;
-use crate::tui::format::offset_ms;
 use crate::tui::theme::Theme;
 use crate::tui::view::{Ctx, cell, pad, pane_block, span};
 

@@ -8,10 +8,10 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget};
 use serde_json::Value;
 
 use crate::event::{Direction, MessageKind};
+use crate::format::{at_ms, bytes};
 use crate::model::{Model, SignalKind, sdp};
 use crate::sanitize;
 use crate::tui::app::{App, DetailTarget};
-use crate::tui::format::{at_ms, bytes};
 use crate::tui::view::{span, wrap};
 
 use super::events::{level_text, source_name};

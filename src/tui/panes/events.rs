@@ -6,9 +6,9 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Widget};
 
 use crate::event::ErrorSource;
+use crate::format::at_ms;
 use crate::model::{Level, LogEntry};
 use crate::tui::app::Pane;
-use crate::tui::format::at_ms;
 use crate::tui::view::{Ctx, cell, pad, pane_block, span};
 
 /// The source's name.

@@ -58,7 +58,7 @@ pub fn lines(findings: &[Finding], selected: usize, width: usize, t: &Theme) -> 
 
 /// Draw the pane.
 pub fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
-    let findings = ctx.model.findings();
+    let findings = ctx.analysis.findings();
     let worst = findings
         .iter()
         .map(|f| f.severity)
@@ -73,7 +73,7 @@ pub fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
         return;
     }
     let selected = (ctx.state.selected.unwrap_or(0) as usize).min(findings.len().saturating_sub(1));
-    let all = lines(&findings, selected, usize::from(inner.width), ctx.theme);
+    let all = lines(findings, selected, usize::from(inner.width), ctx.theme);
     // Keep the selected finding's title in view.
     let title_line = findings.iter().take(selected).count();
     let skip = title_line.saturating_sub(usize::from(inner.height) / 3);

@@ -8,9 +8,9 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Widget};
 
 use crate::event::{CandidatePair, PairEnd};
+use crate::format::{at_ms, bytes, dur_ms};
 use crate::model::avg_rtt_ms;
 use crate::tui::app::Pane;
-use crate::tui::format::{at_ms, bytes, dur_ms};
 use crate::tui::theme::Health;
 use crate::tui::view::{Ctx, cell, pad, pane_block, span, window_start};
 

@@ -6,9 +6,9 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Widget};
 
+use crate::format::at_ms;
 use crate::model::RestartEntry;
 use crate::tui::app::Pane;
-use crate::tui::format::at_ms;
 use crate::tui::view::{Ctx, cell, pad, pane_block, span, window_start};
 
 /// The reconnect column: a duration, `pending`, or `never` once the session ended.

@@ -8,9 +8,9 @@ use ratatui::widgets::{Paragraph, Widget};
 use serde_json::Value;
 
 use crate::event::{Direction, MessageKind};
+use crate::format::{at_ms, bytes};
 use crate::model::{SignalEntry, SignalKind, sdp};
 use crate::tui::app::Pane;
-use crate::tui::format::{at_ms, bytes};
 use crate::tui::theme::Theme;
 use crate::tui::view::{Ctx, cell, pad, pane_block, span, window_start};
 

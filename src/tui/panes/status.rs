@@ -8,10 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use crate::event::{EndReason, StateKind};
+use crate::format::{at_ms, dur_ms, offset_ms};
 use crate::model::{Milestone, Model, SignalingStatus};
 use crate::sanitize;
 use crate::tui::app::App;
-use crate::tui::format::{at_ms, dur_ms, offset_ms};
 use crate::tui::theme::{Health, Theme};
 use crate::tui::view::{cell, span};
 
@@ -248,7 +248,7 @@ pub fn head(app: &App, compact: bool) -> Vec<Span<'static>> {
         head.push(span(format!("{sep}⚠{} warn", m.warning_count()), t.warn));
     }
     if app.is_frozen() {
-        let behind = app.model.events_applied() - m.events_applied();
+        let behind = app.analysis.model().events_applied() - m.events_applied();
         head.push(span(format!(" [FROZEN +{behind} events]"), t.selection));
     }
     if let Some(e) = m.ended() {

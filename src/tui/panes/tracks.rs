@@ -6,9 +6,9 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Sparkline, Widget};
 
+use crate::format::{bitrate, bytes, dur_ms};
 use crate::model::Track;
 use crate::tui::app::Pane;
-use crate::tui::format::{bitrate, bytes, dur_ms};
 use crate::tui::view::{Ctx, cell, pane_block, span};
 
 /// Bitrate per second for the `n` seconds ending at `now_ms` (oldest first), in bit/s. A second

@@ -1,4 +1,6 @@
-//! Compact human formatting of durations, bitrates and sizes for the panes.
+//! Human formatting of durations, bitrates and sizes: one convention for the diagnosis, the report and
+//! the TUI (pure; durations through `humantime`, bitrates with an SI prefix: `2.04 Mbit/s`,
+//! `640.0 kbit/s`).
 
 use std::time::Duration;
 
@@ -9,7 +11,8 @@ pub fn dur_ms(ms: f64) -> String {
         return "?".into();
     }
     let sign = if ms < 0.0 { "-" } else { "" };
-    let ms = ms.abs();
+    // Capped at about 300 years: values from the network may be absurd, the arithmetic must not overflow.
+    let ms = ms.abs().min(1e13);
     let us = (ms * 1000.0).round() as u64;
     let rounded_us = if us < 1_000 {
         // Below 1 ms: 10 µs precision.
@@ -102,6 +105,7 @@ mod tests {
         assert_eq!(dur_ms(7_530_000.0), "2h 6m");
         assert_eq!(dur_ms(-3.0), "-3ms");
         assert_eq!(dur_ms(f64::NAN), "?");
+        assert!(!dur_ms(1e300).is_empty(), "huge values do not overflow");
         assert_eq!(offset_ms(11.0), "+11ms");
         assert_eq!(offset_ms(8.8), "+9ms");
         assert_eq!(at_ms(1.4), "1ms");

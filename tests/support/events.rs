@@ -6,10 +6,14 @@
 //! [`restart_relay_error_session`] has a first attempt whose socket closes after the answer, a
 //! second one over a TURN relay (with a skipped TURN/TCP server), a stale event of the first
 //! attempt, and an error whose offending text holds terminal escape sequences.
+//!
+//! Test-only: included with `#[path]` by the integration tests, by the library's unit tests
+//! (`crate::test_events`, where `rtcscope` names the crate itself) and by nothing in the release build.
+#![allow(dead_code)]
 
 use serde_json::json;
 
-use crate::event::{
+use rtcscope::event::{
     Candidate, CandidatePair, CandidateType, Direction, EndReason, ErrorSource, Event,
     IceServerInfo, IceServerSource, MessageKind, PairEnd, Phase, Protocol, RestartCause,
     SkippedIceServer, Stamped, StateKind, TrackStats,
@@ -73,7 +77,7 @@ pub fn session_started() -> Event {
         wall_clock: "2026-01-01T12:00:00Z".into(),
         unix_ms: 1_767_268_800_000,
         version: "0.1.0".into(),
-        schema_version: crate::event::SCHEMA_VERSION,
+        schema_version: rtcscope::event::SCHEMA_VERSION,
     }
 }
 
