@@ -193,13 +193,23 @@ pub enum ProtocolChoice {
     Whep,
 }
 
-/// Format of the end-of-session report (`--report`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReportFormat {
-    /// Plain text: the verdict first, then the details.
-    Text,
-    /// JSON (schema/report.schema.json).
-    Json,
+pub use crate::report::ReportFormat;
+
+/// `--report text|json`: the report's plain enum, given clap's parsing here.
+impl ValueEnum for ReportFormat {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[ReportFormat::Text, ReportFormat::Json]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(match self {
+            ReportFormat::Text => clap::builder::PossibleValue::new("text")
+                .help("Plain text: the verdict first, then the details"),
+            ReportFormat::Json => {
+                clap::builder::PossibleValue::new("json").help("JSON (schema/report.schema.json)")
+            }
+        })
+    }
 }
 
 /// `all` or `relay`.

@@ -843,7 +843,7 @@ pub struct Model {
     ever_connected: bool,
     media_received: bool,
     /// ICE-server probe results, the latest per URL, transport and kind.
-    probes: Vec<crate::probe::ProbeResult>,
+    probes: Vec<crate::event::probe::ProbeResult>,
 }
 
 /// Probe results kept (one per server URL and transport).
@@ -857,7 +857,7 @@ impl Default for Model {
 
 impl Model {
     /// ICE-server probe results (session-wide: each server is probed once).
-    pub fn probes(&self) -> &[crate::probe::ProbeResult] {
+    pub fn probes(&self) -> &[crate::event::probe::ProbeResult] {
         &self.probes
     }
 
@@ -1138,7 +1138,7 @@ impl Model {
                 return;
             }
             Event::ProbeResult { result } => {
-                let same = |p: &crate::probe::ProbeResult| {
+                let same = |p: &crate::event::probe::ProbeResult| {
                     p.url == result.url && p.transport == result.transport && p.kind == result.kind
                 };
                 if let Some(i) = self.probes.iter().position(same) {

@@ -303,10 +303,19 @@ fn attempt_dto(a: &Attempt) -> AttemptDto {
     }
 }
 
+/// Format of the end-of-session report (`--report`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// Plain text: the verdict first, then the details.
+    Text,
+    /// JSON (`schema/report.schema.json`).
+    Json,
+}
+
 /// Render a report in `format`.
-pub fn render(report: &Report, format: crate::cli::ReportFormat) -> String {
+pub fn render(report: &Report, format: ReportFormat) -> String {
     match format {
-        crate::cli::ReportFormat::Text => text::render(report),
-        crate::cli::ReportFormat::Json => json::render(report),
+        ReportFormat::Text => text::render(report),
+        ReportFormat::Json => json::render(report),
     }
 }

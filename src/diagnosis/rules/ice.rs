@@ -295,7 +295,7 @@ pub(super) fn udp_blocked(cx: &Ctx) -> Option<Finding> {
     // A probe that got an answer over UDP proves UDP works: then it is the stack, not the network.
     if owned.iter().any(|u| {
         probes_for(cx.d, u)
-            .any(|p| p.transport == crate::probe::ProbeTransport::Udp && !probe_silent(p))
+            .any(|p| p.transport == crate::event::probe::ProbeTransport::Udp && !probe_silent(p))
     }) {
         return None;
     }
@@ -542,7 +542,7 @@ pub(super) fn ice_failed(cx: &Ctx, found: &[Finding]) -> Option<Finding> {
 /// `ice-server-probe-failed`: a probe of one of the session's ICE servers (STUN binding or TURN
 /// allocate, run on its own alongside the negotiation) failed, and no TURN/UDP rule already explains it.
 pub(super) fn ice_server_probe_failed(cx: &Ctx, found: &[Finding]) -> Option<Finding> {
-    let failed: Vec<&crate::probe::ProbeResult> = cx
+    let failed: Vec<&crate::event::probe::ProbeResult> = cx
         .d
         .probes()
         .iter()

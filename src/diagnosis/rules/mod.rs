@@ -10,10 +10,10 @@ mod session;
 mod signaling;
 mod turn;
 
+use crate::event::probe::ProbeOutcome;
 use crate::event::{CandidatePair, CandidateType, PairEnd, Phase, RestartCause};
 use crate::format::{at_ms, bitrate};
 use crate::model::same_url;
-use crate::probe::ProbeOutcome;
 use crate::proto::ice_server::turn_rest_expiry;
 
 use super::net::{self, AddrClass};
@@ -199,7 +199,7 @@ fn is_turn_response(msg: &str) -> bool {
 fn probes_for<'a>(
     d: &'a Model,
     url: &'a str,
-) -> impl Iterator<Item = &'a crate::probe::ProbeResult> {
+) -> impl Iterator<Item = &'a crate::event::probe::ProbeResult> {
     d.probes()
         .iter()
         .filter(move |p| same_url(&p.url, url) || same_server(&p.url, url))
@@ -219,12 +219,12 @@ fn same_server(a: &str, b: &str) -> bool {
 }
 
 /// Whether a probe outcome is an authentication refusal.
-fn probe_auth_error(p: &crate::probe::ProbeResult) -> bool {
+fn probe_auth_error(p: &crate::event::probe::ProbeResult) -> bool {
     matches!(p.outcome, ProbeOutcome::StunError { code, .. } if matches!(code, 401 | 403 | 438 | 441))
 }
 
 /// Whether a probe got nothing back (timeout, connection or DNS failure).
-fn probe_silent(p: &crate::probe::ProbeResult) -> bool {
+fn probe_silent(p: &crate::event::probe::ProbeResult) -> bool {
     matches!(
         p.outcome,
         ProbeOutcome::Timeout { .. }
@@ -237,7 +237,7 @@ fn probe_silent(p: &crate::probe::ProbeResult) -> bool {
 fn probe_evidence(
     d: &Model,
     urls: &[String],
-    pred: impl Fn(&crate::probe::ProbeResult) -> bool,
+    pred: impl Fn(&crate::event::probe::ProbeResult) -> bool,
 ) -> Vec<String> {
     let mut out = Vec::new();
     for p in d.probes() {

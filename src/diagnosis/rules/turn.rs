@@ -137,7 +137,8 @@ pub(super) fn turn_unreachable(cx: &Ctx) -> Option<Finding> {
     // The probe got an answer (auth error, or a relay): the server is there.
     if urls.iter().any(|u| {
         probes_for(cx.d, u).any(|p| {
-            p.kind == crate::probe::ProbeKind::TurnAllocate && (probe_auth_error(p) || p.is_ok())
+            p.kind == crate::event::probe::ProbeKind::TurnAllocate
+                && (probe_auth_error(p) || p.is_ok())
         })
     }) {
         return None;

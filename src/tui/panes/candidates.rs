@@ -2,7 +2,7 @@
 //! remote candidates of the current attempt grouped and counted by type, with decoded priority,
 //! related address, foundation, STUN/TURN URL and when each was gathered relative to the offer.
 
-use crate::probe::ProbeResult;
+use crate::event::probe::ProbeResult;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
