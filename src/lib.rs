@@ -42,5 +42,5 @@ pub use app::run;
 #[cfg(test)]
 extern crate self as rtcscope;
 #[cfg(test)]
-#[path = "../tests/support/events.rs"]
+#[path = "../tests/it/support/events.rs"]
 pub(crate) mod test_events;

@@ -2,12 +2,11 @@
 //! selected pair's addresses, loss %, escaped escape sequences, skipped ICE servers, the answer's
 //! accepted/rejected m-lines; plus NO_COLOR and hostile-input checks over whole screens.
 
+use crate::support::events as testing;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
 use rtcscope::event::{Direction, Event, MessageKind};
-#[path = "support/events.rs"]
-mod testing;
 use rtcscope::tui::app::{App, DetailTarget, Msg, Overlay, Pane, update};
 use rtcscope::tui::theme::Theme;
 use rtcscope::tui::view;

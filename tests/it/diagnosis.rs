@@ -2,7 +2,7 @@
 //! every rule fires on a recording that exhibits it, healthy recordings get only `healthy` (and at most
 //! warnings), the rule engine survives mutated streams, and it stays pure.
 
-mod diagnosis_support;
+use crate::support::diagnosis as diagnosis_support;
 
 use diagnosis_support::{fixture_dir, load_fixture};
 use rtcscope::analysis::Analysis;

@@ -2,8 +2,7 @@
 //! fixture headers and bodies (plus hand-written seeds) go through every parser. None may panic;
 //! whatever parses must survive a write/read round trip; descriptions stay short and clean.
 
-#[path = "support/mutate.rs"]
-mod mutate;
+use crate::support::mutate;
 use mutate::{Rng, mutate};
 
 use std::fs;

@@ -1,6 +1,6 @@
 //! The real binary: exit codes, automatic headless mode, usage errors, and a sender killed mid-stream.
 
-mod common;
+use crate::support::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -4,8 +4,8 @@
 //! Each scenario asserts that its rule fires on what the binary really emitted. With `RTCSCOPE_RECORD=1`
 //! it also (re)writes its fixture under `tests/fixtures/diagnosis/` (see the README there).
 
-mod common;
-mod diagnosis_support;
+use crate::support::common;
+use crate::support::diagnosis as diagnosis_support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The WHEP viewer against small, deliberately misbehaving HTTP servers on 127.0.0.1: every exchange shows
 //! in the event stream, and each failure becomes the right restart cause or note.
 
-mod common;
+use crate::support::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! `schema/report.schema.json`, and `--report`/`--events` through the real binary (stdout carries only the
 //! report, the events go to the file, the exit code is the session's).
 
-mod diagnosis_support;
+use crate::support::diagnosis as diagnosis_support;
 
 use std::process::Command;
 

@@ -2,8 +2,7 @@
 //! real fixture frames and candidate lines (plus hand-written seeds) go through every parser. None
 //! may panic, and whatever parses must survive a write/read round trip.
 
-#[path = "support/mutate.rs"]
-mod mutate;
+use crate::support::mutate;
 use mutate::{Rng, mutate};
 
 use std::fs;

@@ -6,7 +6,7 @@
 //!
 //! Run one by hand: `cargo test --test natlab scenario_1 -- --nocapture` (prints what was observed).
 
-mod netlab;
+use crate::netlab;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

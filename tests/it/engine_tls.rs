@@ -1,7 +1,7 @@
 //! `wss://` with a self-signed certificate: refused by default (verification is on), accepted with
 //! `--insecure`. The TLS endpoint is a proxy on 127.0.0.1 terminating TLS in front of the built-in sender.
 
-mod common;
+use crate::support::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! (`tests/fixtures/diagnosis/natlab-*.ndjson`). Needs root and `ip netns`, like the lab; otherwise each
 //! test prints `SKIPPED` and passes (unless `RTCSCOPE_REQUIRE_NETLAB=1`).
 
-mod netlab;
+use crate::netlab;
 
 use std::process::Stdio;
 use std::time::Duration;

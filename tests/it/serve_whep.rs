@@ -760,8 +760,7 @@ async fn fault_close_after_offer_drops_the_post_without_a_response() {
 // rtcscope's own WHEP viewer (the engine) against serve: media, an ICE restart asked for mid-stream, and
 // the DELETE on exit.
 
-#[path = "common/mod.rs"]
-mod common;
+use crate::support::common;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_engine_viewer_gets_media_restarts_ice_and_deletes_on_exit() {

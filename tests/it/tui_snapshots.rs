@@ -2,10 +2,9 @@
 //! from event fixtures: a connected session, a restart with a relay pair and an error, the detail
 //! view of an answer SDP, the help overlay, zoom and freeze.
 
+use crate::support::events as testing;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-#[path = "support/events.rs"]
-mod testing;
 use rtcscope::tui::app::{App, Msg, Pane, update};
 use rtcscope::tui::theme::Theme;
 use rtcscope::tui::view;

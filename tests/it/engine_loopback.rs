@@ -1,7 +1,7 @@
 //! The engine against real peers on 127.0.0.1: the built-in sender, a fault-injecting proxy in front of it,
 //! coturn for relay, and the real binary killed and restarted mid-stream.
 
-mod common;
+use crate::support::common;
 
 use std::time::Duration;
 

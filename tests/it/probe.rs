@@ -2,7 +2,7 @@
 //! self-signed certificate generated here), and ports where nothing listens. Nothing is sent to any
 //! other address. Without `turnserver` the coturn tests are skipped locally and fail in CI.
 
-mod common;
+use crate::support::common;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::{Command, Stdio};

@@ -1,0 +1,25 @@
+//! The integration tests, as one test binary (one link of webrtc-rs, rustls, hyper and ratatui instead
+//! of one per file). Each module is one area; `support` is what they share. The NAT lab, which needs
+//! root and network namespaces, is the other binary (`tests/natlab/`).
+
+mod support;
+
+mod architecture;
+mod cli_binary;
+mod diagnosis;
+mod diagnosis_live;
+mod engine_loopback;
+mod engine_tls;
+mod engine_whep;
+mod probe;
+mod proto_fixtures;
+mod proto_robustness;
+mod proto_whep_fixtures;
+mod proto_whep_robustness;
+mod report;
+mod serve_protocol;
+mod serve_whep;
+mod tui_panes;
+mod tui_pty;
+mod tui_replay;
+mod tui_snapshots;
