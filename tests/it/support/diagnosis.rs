@@ -17,6 +17,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio_tungstenite::tungstenite::Message;
 
+pub use super::common::{coturn_available, dump, free_port};
+
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_rtcscope");
 
@@ -100,19 +102,6 @@ pub fn record(name: &str, events: &[Stamped]) {
     }
     std::fs::write(dir.join(format!("{name}.ndjson")), text).expect("write fixture");
     eprintln!("recorded {name}: {} events", events.len());
-}
-
-/// A compact transcript for failure messages.
-pub fn dump(events: &[Stamped]) -> String {
-    events
-        .iter()
-        .map(|e| {
-            let mut j = serde_json::to_string(e).unwrap_or_default();
-            j.truncate(200);
-            j
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// A UDP port on 127.0.0.1 that receives everything and answers nothing (a port not forwarded).
@@ -580,27 +569,6 @@ pub fn fake_answer(offer: &str, edit_mline: impl Fn(&str) -> String) -> String {
         + "\r\n"
 }
 
-/// Whether coturn is installed.
-pub fn coturn_available() -> bool {
-    Command::new("turnserver")
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
-/// A free UDP+TCP port on 127.0.0.1 (best effort).
-pub fn free_port() -> u16 {
-    loop {
-        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp");
-        let port = udp.local_addr().expect("addr").port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
 /// Start the built-in sender with an optional fault and handshake deadline.
 pub async fn serve_with(
     fault: Option<rtcscope::serve::Fault>,
@@ -621,12 +589,5 @@ pub async fn serve_with(
 
 /// Default sender options.
 pub fn sender_options() -> rtcscope::serve::ServeOptions {
-    use clap::Parser;
-    match rtcscope::cli::Cli::try_parse_from(["rtcscope", "serve"])
-        .expect("serve arguments")
-        .command
-    {
-        Some(rtcscope::cli::Command::Serve(a)) => a.sender.into(),
-        _ => unreachable!(),
-    }
+    super::common::sender_options(&[])
 }
