@@ -17,7 +17,9 @@ mod probe_command;
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Some(Command::Serve(args)) => {
-            crate::serve::run(args.listen, args.sender.into()).await?;
+            let mut opts: crate::serve::ServeOptions = args.sender.into();
+            opts.limits = args.limits.into();
+            crate::serve::run(args.listen, opts).await?;
             Ok(Outcome::Done)
         }
         Some(Command::Probe(args)) => probe_command::run(args).await,
@@ -122,7 +124,9 @@ fn tap_events(
     }
 }
 
-/// Forward Ctrl-C and SIGTERM to the engine as `Stop` (a second Ctrl-C is left to the default handler).
+/// Forward Ctrl-C and SIGTERM to the engine as `Stop`, so the session ends cleanly with its report.
+/// A second Ctrl-C (or SIGTERM) while that clean stop is under way ends the process at once with
+/// exit code 130, as a shell user expects of a command that is stuck.
 fn spawn_signal_forwarder(commands: mpsc::Sender<EngineCommand>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         #[cfg(unix)]
@@ -139,11 +143,22 @@ fn spawn_signal_forwarder(commands: mpsc::Sender<EngineCommand>) -> tokio::task:
         };
         #[cfg(not(unix))]
         let sigterm = std::future::pending::<()>();
+        tokio::pin!(sigterm);
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
-            _ = sigterm => {}
+            _ = &mut sigterm => {}
         }
         let _ = commands.send(EngineCommand::Stop).await;
+        // Once a handler is installed the default disposition is gone for good: honour the second
+        // interruption here.
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = &mut sigterm => {}
+        }
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        eprintln!("rtcscope: interrupted again; exiting without waiting for the clean stop");
+        std::process::exit(130);
     })
 }
 

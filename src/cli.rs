@@ -9,8 +9,20 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Parse a human duration such as `2s`, `500ms`, `1m 30s` (humantime syntax).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 500ms, 2s, 1m30s)"))
+    let d =
+        humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 500ms, 2s, 1m30s)"))?;
+    if d > MAX_DURATION {
+        return Err(format!(
+            "{s} is longer than the longest duration accepted, {}",
+            humantime::format_duration(MAX_DURATION)
+        ));
+    }
+    Ok(d)
 }
+
+/// The longest duration any option accepts: beyond it a deadline would overflow the clock, and no
+/// session, pause or timeout needs more.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
 const AFTER_HELP: &str = "\
 EXAMPLES:
@@ -99,6 +111,12 @@ pub struct ViewerOptions {
     /// the negotiation.
     #[arg(long)]
     pub no_probe: bool,
+
+    /// Show secrets as received: TURN credentials in server messages, URL passwords and query tokens,
+    /// authentication headers. By default they are masked (`***`) in the TUI, the events and the report,
+    /// so the output can be pasted into a ticket.
+    #[arg(long)]
+    pub show_secrets: bool,
 
     /// Print a report when the session ends (also on Ctrl-C): verdicts, timeline, candidates, pair,
     /// tracks, restarts. stdout then carries only the report; save the events with --events.
@@ -248,6 +266,53 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub sender: SenderOptions,
+
+    #[command(flatten)]
+    pub limits: ServeLimitArgs,
+}
+
+/// What one client may make `serve` hold. The defaults are safe on a public port and never reached
+/// by a real viewer.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Limits (serve on a public port)")]
+pub struct ServeLimitArgs {
+    /// Open TCP connections at once; more get `503 Service Unavailable`.
+    #[arg(long, default_value_t = 256, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Live sessions at once (WebSocket connections, WHEP sessions); more get `503` (WHEP) or close
+    /// code 1013 (WebSocket).
+    #[arg(long, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_sessions: u32,
+
+    /// Time to read a request's head; a slower client is disconnected (slowloris).
+    #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DURATION")]
+    pub header_timeout: Duration,
+
+    /// Time to read a request's body; a slower client gets `408`.
+    #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DURATION")]
+    pub body_timeout: Duration,
+
+    /// Remote candidates taken per session; more are ignored (and logged).
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub max_candidates: u32,
+
+    /// ICE restarts per WHEP session; more get `429 Too Many Requests`.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub max_ice_restarts: u32,
+}
+
+impl From<ServeLimitArgs> for crate::serve::ServeLimits {
+    fn from(a: ServeLimitArgs) -> Self {
+        crate::serve::ServeLimits {
+            max_connections: a.max_connections as usize,
+            max_sessions: a.max_sessions as usize,
+            header_timeout: a.header_timeout,
+            body_timeout: a.body_timeout,
+            max_candidates: a.max_candidates as usize,
+            max_ice_restarts: a.max_ice_restarts,
+        }
+    }
 }
 
 /// Sender options shared by `serve` and `demo`.
@@ -296,6 +361,7 @@ impl From<SenderOptions> for crate::serve::ServeOptions {
             ice_servers: o.ice_servers,
             bind: o.bind,
             no_rtx: o.no_rtx,
+            limits: crate::serve::ServeLimits::default(),
         }
     }
 }
@@ -417,5 +483,17 @@ mod tests {
         assert!(matches!(cli.command, Some(Command::Demo(_))));
         assert!(Cli::try_parse_from(["rtcscope"]).is_err());
         assert!(Cli::try_parse_from(["rtcscope", "--duration", "soon", "ws://x/ws"]).is_err());
+    }
+
+    #[test]
+    fn absurd_durations_are_usage_errors_not_panics() {
+        for flag in ["--duration", "--restart-pause", "--handshake-timeout"] {
+            let err = Cli::try_parse_from(["rtcscope", flag, "99999999999d", "ws://x/ws"])
+                .expect_err(flag)
+                .to_string();
+            assert!(err.contains("longest duration accepted"), "{flag}: {err}");
+        }
+        assert!(Cli::try_parse_from(["rtcscope", "--duration", "365days", "ws://x/ws"]).is_ok());
+        assert!(parse_duration("366days").is_err());
     }
 }

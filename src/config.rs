@@ -75,6 +75,7 @@ pub fn engine_config(url: &str, opts: &ViewerOptions) -> Result<EngineConfig, Us
         stats_interval: Duration::from_secs(1),
         stack_warnings: false,
         probe: !opts.no_probe,
+        show_secrets: opts.show_secrets,
     })
 }
 

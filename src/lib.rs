@@ -27,6 +27,7 @@ pub mod probe;
 pub mod proto;
 pub mod report;
 pub mod sanitize;
+pub mod secrets;
 pub mod serve;
 pub mod session;
 pub mod signaling;

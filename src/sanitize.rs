@@ -7,24 +7,34 @@
 //! control characters become visible escapes (`\x1b`, `\u{9b}`), never interpreted.
 //!
 //! [`truncate_width`] cuts a string to a number of terminal columns (wide characters count twice);
-//! [`truncate_bytes`] cuts it to a number of bytes (for the text kept in events).
+//! [`truncate_bytes`] cuts it to a number of bytes (for the text kept in events). [`json`] writes
+//! JSON (NDJSON events, reports) with the same characters escaped, so that `cat events.ndjson` is
+//! as safe as the TUI.
+
+pub mod json;
 
 use std::borrow::Cow;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-/// Whether `c` must be escaped before display: C0 controls, DEL, C1 controls, and the Unicode
-/// bidirectional formatting characters (which can reorder what the reader sees).
+/// Whether `c` must be escaped before display: C0 controls, DEL, C1 controls, the Unicode
+/// bidirectional formatting characters (which can reorder what the reader sees), and the invisible
+/// format characters (zero-width spaces and joiners, word joiner, invisible operators, byte-order
+/// mark, soft hyphen, line and paragraph separators), which can hide or disguise text.
 pub fn needs_escape(c: char) -> bool {
     matches!(c,
         '\u{0}'..='\u{1f}'
         | '\u{7f}'
         | '\u{80}'..='\u{9f}'
+        | '\u{ad}'
         | '\u{061c}'
-        | '\u{200e}'
-        | '\u{200f}'
-        | '\u{202a}'..='\u{202e}'
-        | '\u{2066}'..='\u{2069}'
+        | '\u{180e}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206f}'
+        | '\u{feff}'
+        | '\u{fff9}'..='\u{fffb}'
     )
 }
 
@@ -145,6 +155,16 @@ mod tests {
     #[test]
     fn bidi_overrides_escaped() {
         assert_eq!(sanitize("x\u{202e}y"), "x\\u{202e}y");
+    }
+
+    #[test]
+    fn zero_width_and_format_characters_are_shown() {
+        assert_eq!(sanitize("a\u{200b}b"), "a\\u{200b}b");
+        assert_eq!(sanitize("\u{feff}x\u{2060}"), "\\u{feff}x\\u{2060}");
+        assert_eq!(sanitize("soft\u{ad}hyphen"), "soft\\u{ad}hyphen");
+        assert_eq!(sanitize("l\u{2028}p\u{2029}"), "l\\u{2028}p\\u{2029}");
+        // Visible non-ASCII stays as it is.
+        assert_eq!(sanitize("café ✓ 日本"), "café ✓ 日本");
     }
 
     #[test]

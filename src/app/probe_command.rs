@@ -64,7 +64,7 @@ fn print_results(results: &[ProbeResult], json: bool) -> anyhow::Result<()> {
                 summary: r.summary(),
             })
             .collect();
-        serde_json::to_writer_pretty(&mut out, &v)?;
+        crate::sanitize::json::to_writer_pretty(&mut out, &v)?;
         writeln!(out)?;
     } else {
         for r in results {

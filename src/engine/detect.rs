@@ -23,8 +23,9 @@ impl Driver {
                 "no HTTP client: using the WebSocket protocol".into(),
             );
         };
-        let (headers, _) = crate::signaling::whep::request_headers(
+        let (headers, _, _) = crate::signaling::whep::request_headers(
             &super::client_config(&self.cfg, whep_url),
+            whep_url,
             None,
             None,
         );

@@ -113,6 +113,9 @@ pub struct EngineConfig {
     /// Report the WebRTC stack's logged warnings as `warning` events (only when this process runs a
     /// single viewer: the log does not say which peer connection a record is about).
     pub stack_warnings: bool,
+    /// Emit events with secrets as received (`--show-secrets`); by default every event goes through
+    /// [`crate::secrets::redact_event`] before it leaves the engine.
+    pub show_secrets: bool,
 }
 
 /// The engine. See the module docs.
@@ -233,6 +236,11 @@ impl Driver {
     }
 
     async fn emit(&mut self, event: Event) {
+        let event = if self.cfg.show_secrets {
+            event
+        } else {
+            crate::secrets::redact_event(&event)
+        };
         let stamped = Stamped {
             seq: self.seq,
             t_ms: (self.start.elapsed().as_micros() as f64) / 1000.0,

@@ -178,12 +178,12 @@ impl WsConnection {
     }
 }
 
-/// Percent-decode URL userinfo.
+/// Percent-decode URL userinfo (RFC 3986 §3.2.1: percent-encoded, not a form; `+` stays `+`, `&`
+/// is an ordinary character). Invalid UTF-8 after decoding is replaced, not dropped.
 pub(crate) fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_owned())
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn describe_ws_error(e: &tungstenite::Error) -> String {
@@ -253,5 +253,19 @@ pub(crate) fn with_tls_hint(message: String) -> String {
         format!("{message} (TLS: use --insecure to accept a self-signed certificate)")
     } else {
         message
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn userinfo_is_percent_decoded_not_form_decoded() {
+        assert_eq!(percent_decode("a+b"), "a+b");
+        assert_eq!(percent_decode("p&q=r"), "p&q=r");
+        assert_eq!(percent_decode("p%40ss%3Aw%20d"), "p@ss:w d");
+        assert_eq!(percent_decode("%E2%9C%93"), "\u{2713}");
+        assert_eq!(percent_decode("%zz"), "%zz");
     }
 }

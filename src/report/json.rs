@@ -5,7 +5,7 @@ use super::dto::Report;
 
 /// The report as pretty-printed JSON, with a final newline.
 pub fn render(report: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(report).unwrap_or_else(|e| {
+    let mut s = crate::sanitize::json::to_string_pretty(report).unwrap_or_else(|e| {
         // Serialising plain data cannot fail; say so in JSON if it ever does.
         format!(
             "{{\"schema_version\":{},\"error\":{}}}",

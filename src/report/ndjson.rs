@@ -6,7 +6,7 @@ use crate::event::Stamped;
 
 /// Write one event as a line. Errors (a closed pipe) are returned so the caller can stop the engine.
 pub fn write_event(out: &mut impl Write, ev: &Stamped) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *out, ev)?;
+    crate::sanitize::json::to_writer(&mut *out, ev)?;
     out.write_all(b"\n")?;
     out.flush()
 }

@@ -19,10 +19,9 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
-use super::{Fault, MAX_RECORDED_REQUESTS, ServedRequest, Shared, whep, ws};
+use super::{Fault, Shared, whep, ws};
 
 /// Time allowed for a request head (and for an idle keep-alive connection's next one).
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time a connection is given to finish its response when the server stops.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
@@ -178,6 +177,23 @@ pub(super) async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, Res
     }
 }
 
+/// Answer a connection beyond `--max-connections` with `503` and close it, without reading its
+/// request (a bounded write, a bounded wait).
+pub(super) async fn refuse_busy(mut tcp: TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        let body = "too many connections, retry later\n";
+        let head = format!(
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = tcp.write_all(head.as_bytes()).await;
+        let _ = tcp.shutdown().await;
+    })
+    .await;
+}
+
 /// The error a handler returns to drop the connection without any response (a deliberate fault).
 #[derive(Debug)]
 pub(super) struct DropConnection(pub(super) String);
@@ -211,7 +227,7 @@ pub(super) async fn serve_connection(
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(HEAD_TIMEOUT);
+        .header_read_timeout(shared.opts.limits.header_timeout);
     let conn = builder
         .serve_connection(TokioIo::new(tcp), svc)
         .with_upgrades();
@@ -269,14 +285,7 @@ async fn handle(
     };
     let status = result.as_ref().ok().map(|r| r.status().as_u16());
     if let Ok(mut log) = shared.requests.lock() {
-        if log.len() >= MAX_RECORDED_REQUESTS {
-            log.pop_front();
-        }
-        log.push_back(ServedRequest {
-            method,
-            path,
-            status,
-        });
+        log.push(&method, &path, status);
     }
     result
 }

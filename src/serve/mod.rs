@@ -93,6 +93,53 @@ pub enum SignalingKind {
     Whep,
 }
 
+/// The request log: the most recent requests, at most [`MAX_RECORDED_REQUESTS`] of them and
+/// [`MAX_RECORDED_REQUEST_BYTES`] of text (paths are cut to [`MAX_RECORDED_PATH`] bytes).
+#[derive(Debug, Default)]
+pub(crate) struct RequestLog {
+    entries: std::collections::VecDeque<ServedRequest>,
+    bytes: usize,
+}
+
+impl RequestLog {
+    /// Record one request, forgetting the oldest to stay within both bounds.
+    pub(crate) fn push(&mut self, method: &str, path: &str, status: Option<u16>) {
+        let (method, _) = crate::sanitize::truncate_bytes(method, 16);
+        let (path, _) = crate::sanitize::truncate_bytes(path, MAX_RECORDED_PATH);
+        let size = method.len() + path.len();
+        while !self.entries.is_empty()
+            && (self.entries.len() >= MAX_RECORDED_REQUESTS
+                || self.bytes + size > MAX_RECORDED_REQUEST_BYTES)
+        {
+            if let Some(old) = self.entries.pop_front() {
+                self.bytes -= old.method.len() + old.path.len();
+            }
+        }
+        self.bytes += size;
+        self.entries.push_back(ServedRequest {
+            method,
+            path,
+            status,
+        });
+    }
+
+    /// The recorded requests, oldest first.
+    pub(crate) fn to_vec(&self) -> Vec<ServedRequest> {
+        self.entries.iter().cloned().collect()
+    }
+
+    /// Text bytes held.
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+/// Bytes of request text (methods and paths) the request log keeps at most.
+pub const MAX_RECORDED_REQUEST_BYTES: usize = 1 << 20;
+/// A recorded path is cut to this many bytes.
+pub const MAX_RECORDED_PATH: usize = 256;
+
 /// One HTTP request the server received, for tests and logs (see [`ServeHandle::requests`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServedRequest {
@@ -241,6 +288,40 @@ pub struct ServeOptions {
     pub bind: Vec<SocketAddr>,
     /// Do not negotiate RTX: retransmissions go on the media SSRC.
     pub no_rtx: bool,
+    /// What one client may cost the server: safe on a public port by default.
+    pub limits: ServeLimits,
+}
+
+/// Bounds on what clients may make `serve` hold, so that it can face a public port: each has a
+/// flag, and defaults that a real viewer never reaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeLimits {
+    /// Open TCP connections at once; beyond it a connection gets `503` and is closed.
+    pub max_connections: usize,
+    /// Live sessions (WebSocket connections past the upgrade, WHEP sessions) at once; beyond it a
+    /// WHEP offer gets `503` with `Retry-After`, a WebSocket is closed with code 1013 (try again).
+    pub max_sessions: usize,
+    /// Time to read a request's head (slowloris).
+    pub header_timeout: Duration,
+    /// Time to read a request's body once its head is in.
+    pub body_timeout: Duration,
+    /// Remote candidates per session; more are ignored (logged once).
+    pub max_candidates: usize,
+    /// ICE restarts (WHEP `PATCH` with new credentials) per session; more get `429`.
+    pub max_ice_restarts: u32,
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        ServeLimits {
+            max_connections: 256,
+            max_sessions: 64,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            max_candidates: 200,
+            max_ice_restarts: 20,
+        }
+    }
 }
 
 /// A task to run alongside the connections (a WHEP session), drained at shutdown like them.
@@ -256,8 +337,12 @@ struct Shared {
     totals: Totals,
     notices: broadcast::Sender<ServeNotice>,
     next_id: AtomicU64,
-    /// Every request seen.
-    requests: std::sync::Mutex<std::collections::VecDeque<ServedRequest>>,
+    /// The most recent requests, bounded in count and bytes.
+    requests: std::sync::Mutex<RequestLog>,
+    /// One permit per open TCP connection.
+    connections: Arc<tokio::sync::Semaphore>,
+    /// One permit per live session.
+    sessions: Arc<tokio::sync::Semaphore>,
     /// Live WHEP sessions by resource id.
     whep: whep::Sessions,
     /// Spawns a task into the accept loop's set.
@@ -313,7 +398,7 @@ impl ServeHandle {
         self.shared
             .requests
             .lock()
-            .map(|r| r.iter().cloned().collect())
+            .map(|r| r.to_vec())
             .unwrap_or_default()
     }
 
@@ -433,6 +518,10 @@ pub async fn start_with(
     if opts.keyframe_interval.is_zero() {
         anyhow::bail!("--keyframe-interval must be positive");
     }
+    let opts_limits = opts.limits.clone();
+    if opts_limits.max_connections == 0 || opts_limits.max_sessions == 0 {
+        anyhow::bail!("--max-connections and --max-sessions must be at least 1");
+    }
     let ice_servers = parse_ice_servers(&opts)?;
     let sender = sender_config(listen, &opts, &ice_servers);
     // Fail now, not on every connection, when a bind address is not local (binding sends nothing).
@@ -460,6 +549,8 @@ pub async fn start_with(
         notices,
         next_id: AtomicU64::new(1),
         requests: std::sync::Mutex::default(),
+        connections: Arc::new(tokio::sync::Semaphore::new(opts_limits.max_connections)),
+        sessions: Arc::new(tokio::sync::Semaphore::new(opts_limits.max_sessions)),
         whep: whep::Sessions::default(),
         spawn,
         stop: stop_rx.clone(),
@@ -494,7 +585,19 @@ async fn accept_loop(
             r = listener.accept() => match r {
                 Ok((tcp, peer)) => {
                     let _ = tcp.set_nodelay(true);
-                    tasks.spawn(http::serve_connection(Arc::clone(&shared), tcp, peer, stop.clone()));
+                    match Arc::clone(&shared.connections).try_acquire_owned() {
+                        Ok(permit) => {
+                            let conn = http::serve_connection(Arc::clone(&shared), tcp, peer, stop.clone());
+                            tasks.spawn(async move {
+                                conn.await;
+                                drop(permit);
+                            });
+                        }
+                        Err(_) => {
+                            tracing::warn!(%peer, "serve: connection refused: {} connections open (--max-connections)", shared.opts.limits.max_connections);
+                            tasks.spawn(http::refuse_busy(tcp));
+                        }
+                    }
                 }
                 Err(e) => {
                     tracing::warn!("serve: accept: {e}");
@@ -569,7 +672,8 @@ pub async fn run(listen: SocketAddr, opts: ServeOptions) -> anyhow::Result<()> {
             }
             _ = &mut terminate => break,
             n = notices.recv() => match n {
-                Ok(n) => eprintln!("{n}"),
+                // Notices carry remote text (paths, close reasons): escaped before the terminal.
+                Ok(n) => eprintln!("{}", crate::sanitize::sanitize(&n.to_string())),
                 Err(broadcast::error::RecvError::Lagged(k)) => eprintln!("({k} connection events not shown)"),
                 Err(broadcast::error::RecvError::Closed) => break,
             },
@@ -623,6 +727,7 @@ mod tests {
             ice_servers: vec!["turn:u:p@127.0.0.1:3478".into()],
             bind: vec![],
             no_rtx: false,
+            limits: Default::default(),
         };
         let ice = parse_ice_servers(&opts).unwrap();
         let cfg = sender_config("127.0.0.1:8889".parse().unwrap(), &opts, &ice);
@@ -656,6 +761,7 @@ mod tests {
             ],
             bind: vec![],
             no_rtx: false,
+            limits: Default::default(),
         };
         let ice = parse_ice_servers(&opts).unwrap();
         let cfg = sender_config("127.0.0.1:8889".parse().unwrap(), &opts, &ice);
@@ -668,5 +774,25 @@ mod tests {
         };
         let err = parse_ice_servers(&bad).unwrap_err().to_string();
         assert!(err.contains("--serve-ice-server"), "{err}");
+    }
+
+    #[test]
+    fn the_request_log_is_bounded_in_count_and_bytes() {
+        let mut log = RequestLog::default();
+        let long = "p".repeat(10_000);
+        for _ in 0..(MAX_RECORDED_REQUEST_BYTES / MAX_RECORDED_PATH) * 3 {
+            log.push("POST", &long, Some(404));
+        }
+        assert!(log.bytes() <= MAX_RECORDED_REQUEST_BYTES, "{}", log.bytes());
+        let all = log.to_vec();
+        assert!(all.len() < MAX_RECORDED_REQUESTS);
+        assert!(all.iter().all(|r| r.path.len() <= MAX_RECORDED_PATH + 4));
+        let mut log = RequestLog::default();
+        for i in 0..MAX_RECORDED_REQUESTS + 5 {
+            log.push("GET", &format!("/{i}"), None);
+        }
+        let all = log.to_vec();
+        assert_eq!(all.len(), MAX_RECORDED_REQUESTS);
+        assert_eq!(all[0].path, "/5");
     }
 }

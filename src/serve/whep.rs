@@ -64,6 +64,10 @@ pub(super) struct Entry {
     etag: String,
     /// The viewer's current ICE ufrag; a PATCH with another one is an ICE restart.
     remote_ufrag: String,
+    /// Remote candidates taken so far (bounded by `--max-candidates`).
+    candidates: usize,
+    /// ICE restarts asked so far (bounded by `--max-ice-restarts`).
+    restarts: u32,
 }
 
 /// The sessions by resource id.
@@ -140,9 +144,21 @@ fn unsupported_type(what: &str, want: &str, got: &str) -> Resp {
     )
 }
 
-/// A request body as UTF-8 text.
-async fn text_body(body: Incoming) -> Result<String, Resp> {
-    let bytes = read_body(body, MAX_BODY).await?;
+/// A request body as UTF-8 text, read within `--body-timeout` (a slow drip gets `408`).
+async fn text_body(shared: &Shared, body: Incoming) -> Result<String, Resp> {
+    let limit = shared.opts.limits.body_timeout;
+    let bytes = match tokio::time::timeout(limit, read_body(body, MAX_BODY)).await {
+        Ok(b) => b?,
+        Err(_) => {
+            return Err(json_error(
+                408,
+                &format!(
+                    "the request body was not read within {} (--body-timeout)",
+                    humantime::format_duration(limit)
+                ),
+            ));
+        }
+    };
     String::from_utf8(bytes.to_vec()).map_err(|_| json_error(400, "the body is not UTF-8"))
 }
 
@@ -266,7 +282,7 @@ async fn post(
         return Ok(unsupported_type("the offer", SDP_MEDIA_TYPE, &ct));
     }
     let query = req.uri().query().map(str::to_owned);
-    let offer = match text_body(req.into_body()).await {
+    let offer = match text_body(shared, req.into_body()).await {
         Ok(t) => t,
         Err(r) => return Ok(r),
     };
@@ -284,6 +300,12 @@ async fn post(
     let Some(remote_ufrag) = sdp_attr(&offer, "ice-ufrag").map(str::to_owned) else {
         return Ok(json_error(400, "the offer has no a=ice-ufrag"));
     };
+    let Ok(permit) = Arc::clone(&shared.sessions).try_acquire_owned() else {
+        tracing::warn!(%viewer, "serve: WHEP offer refused: {} sessions live (--max-sessions)", shared.opts.limits.max_sessions);
+        let mut r = json_error(503, "too many sessions, retry later");
+        add_header(&mut r, header::RETRY_AFTER, "1");
+        return Ok(r);
+    };
     let rid = format!("{:032x}", rand::random::<u128>());
     let (reply, created) = oneshot::channel();
     let task = session(
@@ -295,6 +317,10 @@ async fn post(
         remote_ufrag,
         reply,
     );
+    let task = async move {
+        task.await;
+        drop(permit);
+    };
     if shared.spawn.send(Box::pin(task)).is_err() {
         return Ok(json_error(503, "the server is shutting down"));
     }
@@ -377,7 +403,7 @@ async fn patch(shared: &Arc<Shared>, id: &str, req: Request<Incoming>) -> Resp {
         .headers()
         .get(header::IF_MATCH)
         .map(|v| v.to_str().map(str::to_owned).unwrap_or_default());
-    let body = match text_body(req.into_body()).await {
+    let body = match text_body(shared, req.into_body()).await {
         Ok(t) => t,
         Err(r) => return r,
     };
@@ -406,10 +432,47 @@ async fn patch(shared: &Arc<Shared>, id: &str, req: Request<Incoming>) -> Resp {
         Ok(f) => f,
         Err(e) => return json_error(400, &format!("bad sdpfrag: {e}")),
     };
-    let candidates: Vec<(Option<String>, String)> = frag
+    let mut candidates: Vec<(Option<String>, String)> = frag
         .candidates()
         .map(|(mid, c)| (mid.map(str::to_owned), c.to_owned()))
         .collect();
+    let is_restart = frag.ufrag().is_some_and(|u| u != remote_ufrag);
+    let limits = &shared.opts.limits;
+    let mut over_restarts = false;
+    let mut dropped = 0usize;
+    if let Ok(mut s) = shared.whep.lock()
+        && let Some(e) = s.get_mut(id)
+    {
+        if is_restart {
+            over_restarts = e.restarts >= limits.max_ice_restarts;
+            if !over_restarts {
+                e.restarts += 1;
+            }
+        }
+        let room = limits.max_candidates.saturating_sub(e.candidates);
+        if candidates.len() > room {
+            dropped = candidates.len() - room;
+            candidates.truncate(room);
+        }
+        e.candidates += candidates.len();
+    }
+    if over_restarts {
+        return json_error(
+            429,
+            &format!(
+                "more than {} ICE restarts in this session (--max-ice-restarts)",
+                limits.max_ice_restarts
+            ),
+        );
+    }
+    if dropped > 0 {
+        tracing::warn!(
+            id,
+            dropped,
+            "serve: remote candidates over --max-candidates ({}) ignored",
+            limits.max_candidates
+        );
+    }
     match frag.ufrag() {
         Some(ufrag) if ufrag != remote_ufrag => {
             let Some(pwd) = frag.pwd() else {
@@ -767,6 +830,8 @@ fn finish(
                         cmd,
                         etag: etag.clone(),
                         remote_ufrag,
+                        candidates: 0,
+                        restarts: 0,
                     },
                 );
             }

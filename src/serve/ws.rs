@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
 use super::media::{ConnCounters, on_connected};
 use super::{Fault, ServeNotice, Shared, SignalingKind};
@@ -45,7 +45,25 @@ pub(super) async fn run(
     path: String,
     stop: watch::Receiver<bool>,
 ) {
-    let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+    // The WebSocket layer itself refuses a message or frame over the protocol's limit, before
+    // buffering it (tungstenite's default would buffer 64 MiB first).
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_MESSAGE_BYTES));
+    let mut ws =
+        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+    let Ok(_permit) = Arc::clone(&shared.sessions).try_acquire_owned() else {
+        tracing::warn!(%peer, "serve: WebSocket refused: {} sessions live (--max-sessions)", shared.opts.limits.max_sessions);
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            ws.close(Some(CloseFrame {
+                code: CloseCode::Again,
+                reason: "too many sessions, retry later".into(),
+            })),
+        )
+        .await;
+        return;
+    };
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     shared.totals.connections.fetch_add(1, Ordering::Relaxed);
     shared.totals.active.fetch_add(1, Ordering::Relaxed);
@@ -285,6 +303,7 @@ async fn negotiate_and_stream(
     }
 
     let mut connected = false;
+    let mut candidates_taken = 0usize;
     let mut media: Option<tokio::task::JoinHandle<()>> = None;
     let mut last_packets = 0u64;
     let mut stats_tick = tokio::time::interval(Duration::from_secs(1));
@@ -297,10 +316,18 @@ async fn negotiate_and_stream(
                 Ok(None) => {}
                 Ok(Some(text)) => match parse_candidate(&text) {
                     Err(end) => break end,
+                    Ok(_) if candidates_taken >= shared.opts.limits.max_candidates => {
+                        if candidates_taken == shared.opts.limits.max_candidates {
+                            tracing::warn!(id, "serve: remote candidates over --max-candidates ({}) ignored", shared.opts.limits.max_candidates);
+                            candidates_taken += 1;
+                        }
+                    }
                     Ok(c) if no_ice => {
+                        candidates_taken += 1;
                         tracing::debug!(id, candidate = %c.candidate, "serve: remote candidate ignored (fault injected)");
                     }
                     Ok(c) => {
+                        candidates_taken += 1;
                         tracing::debug!(id, candidate = %c.candidate, "serve: remote candidate");
                         if let Err(e) = peer.add_remote_candidate(c).await {
                             tracing::warn!(id, "serve: {e}");

@@ -152,6 +152,8 @@ pub struct WhepClient {
     late_ice_servers: Vec<IceServerSpec>,
     /// Draft deviations already reported (each once per session).
     deviations_seen: HashSet<&'static str>,
+    /// Whether the "credentials withheld from another origin" note was given (once per session).
+    credentials_withheld_said: bool,
     a: AttemptState,
     out: VecDeque<Output>,
 }
@@ -202,13 +204,22 @@ fn http_error_text(what: &str, resp: &HttpResponse) -> String {
     s
 }
 
-/// The headers of a request to the server (content type, `If-Match`, authorization, the configured
-/// extra headers; invalid ones left out), and the same as shown in events (credentials masked).
+/// The headers of a request to `target` (content type, `If-Match`, authorization, the configured
+/// extra headers; invalid ones left out), the same as shown in events (credentials masked), and
+/// whether credentials were withheld because `target` is not the origin they were given for.
+///
+/// Credentials (the `Authorization` value and every configured header that carries a secret:
+/// `Authorization`, `Cookie`, API keys and tokens) go only to the origin of `config.url`: same
+/// scheme, host and port, as browsers and curl do on redirects. A `307` or a `Location` naming
+/// another origin, an `https` to `http` downgrade included, gets none.
 pub fn request_headers(
     config: &ClientConfig,
+    target: &url::Url,
     content_type: Option<&str>,
     if_match: Option<&str>,
-) -> (Vec<(String, String)>, Vec<Header>) {
+) -> (Vec<(String, String)>, Vec<Header>, bool) {
+    let same_origin = same_origin(&config.url, target);
+    let mut withheld = false;
     let mut headers = Vec::new();
     let mut shown: Vec<Header> = Vec::new();
     let mut add = |name: &str, value: &str, show: String| {
@@ -224,18 +235,35 @@ pub fn request_headers(
         add("If-Match", m, m.to_owned());
     }
     if let Some(a) = &config.authorization {
-        let scheme = a.split(' ').next().unwrap_or("");
-        add("Authorization", a, format!("{scheme} ***"));
+        if same_origin {
+            add(
+                "Authorization",
+                a,
+                crate::secrets::mask_header_value("authorization", a),
+            );
+        } else {
+            withheld = true;
+        }
     }
     for (n, v) in &config.headers {
-        let show = if n.eq_ignore_ascii_case("authorization") || n.eq_ignore_ascii_case("cookie") {
-            "***".to_owned()
+        if crate::secrets::is_secret_header(n) {
+            if same_origin {
+                add(n, v, crate::secrets::mask_header_value(n, v));
+            } else {
+                withheld = true;
+            }
         } else {
-            v.clone()
-        };
-        add(n, v, show);
+            add(n, v, v.clone());
+        }
     }
-    (headers, shown)
+    (headers, shown, withheld)
+}
+
+/// Same scheme, host and port (the default port of the scheme when none is given).
+pub fn same_origin(a: &url::Url, b: &url::Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str().map(str::to_ascii_lowercase) == b.host_str().map(str::to_ascii_lowercase)
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 impl WhepClient {
@@ -246,6 +274,7 @@ impl WhepClient {
             http_seq: 0,
             late_ice_servers: Vec::new(),
             deviations_seen: HashSet::new(),
+            credentials_withheld_said: false,
             a: AttemptState::default(),
             out: VecDeque::new(),
         }
@@ -305,7 +334,16 @@ impl WhepClient {
     ) {
         self.http_seq += 1;
         let id = self.http_seq;
-        let (headers, shown) = request_headers(&self.config, content_type, if_match);
+        let (headers, shown, withheld) =
+            request_headers(&self.config, &url, content_type, if_match);
+        if withheld && !self.credentials_withheld_said {
+            self.credentials_withheld_said = true;
+            self.info(format!(
+                "credentials withheld from {}: it is not the origin they were given for ({})",
+                origin_of(&url),
+                origin_of(&self.config.url)
+            ));
+        }
         self.emit(Event::HttpRequest {
             id,
             method: method.to_owned(),
@@ -1113,40 +1151,19 @@ impl Client for WhepClient {
     }
 }
 
-/// Hide the credential in a Link header value shown in events.
-fn mask_link_credential(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    let mut rest = v;
-    while let Some(i) = rest.find("credential=") {
-        let (head, tail) = rest.split_at(i + "credential=".len());
-        out.push_str(head);
-        if let Some(q) = tail.strip_prefix('"') {
-            // Skip the quoted value (with escapes).
-            let mut end = None;
-            let mut esc = false;
-            for (j, ch) in q.char_indices() {
-                match ch {
-                    '\\' if !esc => esc = true,
-                    '"' if !esc => {
-                        end = Some(j);
-                        break;
-                    }
-                    _ => esc = false,
-                }
-            }
-            out.push_str("\"***\"");
-            rest = match end {
-                Some(j) => &q[j + 1..],
-                None => "",
-            };
-        } else {
-            let end = tail.find([';', ',']).unwrap_or(tail.len());
-            out.push_str("***");
-            rest = &tail[end..];
-        }
+/// `scheme://host:port` of a URL, for messages (never its userinfo, path or query).
+fn origin_of(u: &url::Url) -> String {
+    match (u.host_str(), u.port_or_known_default()) {
+        (Some(h), Some(p)) => format!("{}://{h}:{p}", u.scheme()),
+        (Some(h), None) => format!("{}://{h}", u.scheme()),
+        _ => u.scheme().to_owned(),
     }
-    out.push_str(rest);
-    out
+}
+
+/// Hide the credential in a Link header value shown in events (attribute names in any case, as
+/// the Link parser reads them).
+fn mask_link_credential(v: &str) -> String {
+    crate::secrets::mask_text(v)
 }
 
 #[cfg(test)]

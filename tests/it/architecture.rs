@@ -19,12 +19,16 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("sanitize", &[]),
     ("format", &[]),
     ("tls", &[]),
-    // The event contract every layer above speaks.
+    // The event contract every layer above speaks, and the secret-masking layer over it.
     ("event", &["sanitize", "format"]),
+    ("secrets", &["event"]),
     // Pure protocol code: parsers and writers, the restart policy, the sans-IO signaling clients.
     ("proto", &["event", "sanitize"]),
     ("session", &["event"]),
-    ("signaling", &["event", "proto", "session", "sanitize"]),
+    (
+        "signaling",
+        &["event", "proto", "session", "sanitize", "secrets"],
+    ),
     // The one fold of the event stream and what reads it.
     ("model", &["event", "proto", "sanitize", "format"]),
     (
@@ -57,6 +61,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "session",
             "signaling",
             "sanitize",
+            "secrets",
             "format",
             "tls",
             "webrtc_adapter",
@@ -86,7 +91,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "config",
         &["cli", "engine", "proto", "session", "webrtc_adapter"],
     ),
-    ("logging", &["engine"]),
+    ("logging", &["engine", "secrets"]),
     (
         "app",
         &[
@@ -456,6 +461,7 @@ fn webrtc_rs_is_only_called_from_the_adapter() {
 /// Modules below the terminal UI and the command line.
 const BELOW_THE_EDGE: &[&str] = &[
     "sanitize",
+    "secrets",
     "format",
     "tls",
     "event",
@@ -496,6 +502,7 @@ fn pure_layers_have_no_clock_and_no_sockets() {
                 p,
                 &[
                     "sanitize",
+                    "secrets",
                     "format",
                     "event",
                     "proto",

@@ -17,6 +17,7 @@ mod proto_robustness;
 mod proto_whep_fixtures;
 mod proto_whep_robustness;
 mod report;
+mod security;
 mod serve_protocol;
 mod serve_whep;
 mod tui_panes;

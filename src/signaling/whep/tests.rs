@@ -381,6 +381,37 @@ fn redirects_307_308_are_followed_with_a_bound() {
 }
 
 #[test]
+fn a_redirect_to_another_origin_gets_no_credentials() {
+    let mut c = WhepClient::new(config());
+    let post = to_post(&mut c);
+    assert!(post.headers.iter().any(|(n, _)| n == "Authorization"));
+    let out = answer(
+        &mut c,
+        post.id,
+        resp(307, &[("location", "http://h.example:8080/whep/cam")], ""),
+    );
+    assert_eq!(peers(&out), vec![PeerRequest::LocalDescription]);
+    let out = peer(&mut c, PeerResult::LocalDescription(Some(OFFER.into())));
+    let post = the_request(&out);
+    assert_eq!(post.url.as_str(), "http://h.example:8080/whep/cam");
+    assert!(
+        !post
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("authorization")),
+        "{:?}",
+        post.headers
+    );
+    assert!(
+        messages(&out)
+            .iter()
+            .any(|m| m.contains("credentials withheld from http://h.example:8080")),
+        "{:?}",
+        messages(&out)
+    );
+}
+
+#[test]
 fn redirect_without_location_and_301_are_not_followed() {
     let mut c = WhepClient::new(config());
     let post = to_post(&mut c);
@@ -1001,7 +1032,9 @@ fn headers_are_masked_in_events_and_invalid_ones_dropped() {
         ],
         ..config()
     };
-    let (sent, shown) = request_headers(&cfg, Some("application/sdp"), None);
+    let target = cfg.url.clone();
+    let (sent, shown, withheld) = request_headers(&cfg, &target, Some("application/sdp"), None);
+    assert!(!withheld);
     let names: Vec<&str> = sent.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
@@ -1010,6 +1043,60 @@ fn headers_are_masked_in_events_and_invalid_ones_dropped() {
     assert_eq!(shown[1], ("Authorization".into(), "Bearer ***".into()));
     assert_eq!(shown[2], ("Cookie".into(), "***".into()));
     assert_eq!(shown[3], ("X-Trace".into(), "1".into()));
+}
+
+#[test]
+fn credentials_go_only_to_their_origin() {
+    let cfg = ClientConfig {
+        headers: vec![
+            ("Cookie".into(), "session=abc".into()),
+            ("X-Api-Key".into(), "k".into()),
+            ("X-Trace".into(), "1".into()),
+        ],
+        ..config()
+    };
+    let origin = cfg.url.clone();
+    let mut other_port = origin.clone();
+    other_port.set_port(Some(9)).expect("port");
+    let mut other_host = origin.clone();
+    other_host
+        .set_host(Some("elsewhere.example"))
+        .expect("host");
+    let mut downgrade = origin.clone();
+    downgrade.set_scheme("http").expect("scheme");
+    let mut same_other_path = origin.clone();
+    same_other_path.set_path("/session/1");
+    let names = |u: &url::Url| {
+        let (sent, _, withheld) = request_headers(&cfg, u, None, None);
+        let n: Vec<String> = sent.into_iter().map(|(n, _)| n).collect();
+        (n, withheld)
+    };
+    let all: Vec<String> = ["Authorization", "Cookie", "X-Api-Key", "X-Trace"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(names(&same_other_path), (all, false));
+    for u in [&other_port, &other_host] {
+        assert_eq!(names(u), (vec!["X-Trace".to_owned()], true), "{u}");
+    }
+    if origin.scheme() == "https" {
+        assert_eq!(names(&downgrade), (vec!["X-Trace".to_owned()], true));
+    }
+    assert!(same_origin(
+        &url::Url::parse("https://H.example/a").expect("url"),
+        &url::Url::parse("https://h.example:443/b").expect("url")
+    ));
+    assert!(!same_origin(
+        &url::Url::parse("https://h.example/a").expect("url"),
+        &url::Url::parse("http://h.example/a").expect("url")
+    ));
+}
+
+#[test]
+fn link_credentials_are_masked_in_any_case() {
+    assert_eq!(
+        mask_link_credential(r#"<turn:h>; rel=ice-server; Credential="x"; CREDENTIAL=y"#),
+        r#"<turn:h>; rel=ice-server; Credential="***"; CREDENTIAL=***"#
+    );
 }
 
 #[test]
