@@ -66,6 +66,10 @@ pub fn is_secret_name(name: &str) -> bool {
 /// `Set-Cookie`, and custom headers whose name says so (`X-Api-Key`, `X-Auth-Token`, …).
 pub fn is_secret_header(name: &str) -> bool {
     let n = name.trim().to_ascii_lowercase();
+    // A challenge names a scheme and a realm, not a secret: it stays readable.
+    if n == "www-authenticate" || n == "proxy-authenticate" {
+        return false;
+    }
     matches!(
         n.as_str(),
         "authorization" | "proxy-authorization" | "cookie" | "set-cookie"

@@ -379,3 +379,27 @@ async fn serve_caps_sessions_and_refuses_huge_websocket_messages_in_the_websocke
         .expect("ice servers in time");
     assert!(matches!(msg, Some(Ok(Message::Text(_)))), "{msg:?}");
 }
+
+#[test]
+fn no_recorded_session_in_the_repository_holds_a_secret_in_clear() {
+    let dir = crate::support::diagnosis::fixture_dir();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("fixture dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("ndjson") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let ev: rtcscope::event::Stamped = serde_json::from_str(line).expect("event line");
+            assert_eq!(
+                rtcscope::secrets::redact_event(&ev.event),
+                ev.event,
+                "{} holds a secret in clear: {line}",
+                path.display()
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 20, "only {checked} recordings found");
+}
