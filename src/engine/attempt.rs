@@ -41,6 +41,9 @@ pub(super) struct Attempt {
     pub(super) http_rx: Option<mpsc::UnboundedReceiver<HttpDone>>,
     /// Background requests of the attempt, aborted when it ends.
     pub(super) tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// ICE-server probes started in the attempt, with the servers they cover: aborted when it
+    /// ends, and those servers probed again in the next attempt if they had not finished.
+    pub(super) probes: Vec<(tokio::task::JoinHandle<()>, Vec<String>)>,
     pub(super) ws: Option<WsConnection>,
     pub(super) ws_rx: Option<mpsc::Receiver<Incoming>>,
     pub(super) connect_rx: Option<tokio::sync::oneshot::Receiver<ConnectResult>>,
@@ -69,6 +72,7 @@ impl Attempt {
             http_tx,
             http_rx: Some(http_rx),
             tasks: Vec::new(),
+            probes: Vec::new(),
             ws: None,
             ws_rx: None,
             connect_rx: None,

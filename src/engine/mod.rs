@@ -432,6 +432,14 @@ impl Driver {
         for t in a.tasks.drain(..) {
             t.abort();
         }
+        for (t, keys) in a.probes.drain(..) {
+            if !t.is_finished() {
+                t.abort();
+                for k in keys {
+                    self.probed.remove(&k);
+                }
+            }
+        }
         if let Some(t) = a.connect_task.take() {
             t.abort();
         }

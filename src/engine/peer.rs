@@ -14,6 +14,11 @@ use crate::signaling::{self, PeerFailure, PeerRequest, PeerResult};
 use crate::webrtc_adapter::IceServerConfig;
 use crate::webrtc_adapter::viewer::{PeerEvent, ViewerConfig, ViewerPeer};
 
+/// ICE servers a session uses from the server's list, at most (the command line's come on top).
+pub const MAX_ICE_SERVERS: usize = 32;
+/// URLs over all of the server's ICE servers, at most.
+pub const MAX_ICE_SERVER_URLS: usize = 64;
+
 impl Driver {
     /// Carry out a signaling client's request to the peer connection.
     pub(super) async fn peer_request(&mut self, request: PeerRequest) -> PeerResult {
@@ -91,6 +96,27 @@ impl Driver {
         server_specs: Vec<IceServerSpec>,
     ) -> Result<String, PeerFailure> {
         let mut specs = server_specs;
+        // The server's list is bounded (each entry is probed, and costs the stack a gatherer): the
+        // command line's own servers always fit.
+        let room = MAX_ICE_SERVERS.saturating_sub(self.cfg.ice_servers.len());
+        let mut urls_left = MAX_ICE_SERVER_URLS;
+        let given = specs.len();
+        specs.truncate(room);
+        for spec in &mut specs {
+            spec.urls.truncate(urls_left);
+            urls_left -= spec.urls.len();
+        }
+        specs.retain(|s| !s.urls.is_empty());
+        if specs.len() < given {
+            self.emit(Event::Warning {
+                source: ErrorSource::Signaling,
+                message: format!(
+                    "the server gave {given} ICE servers: only the first {} are used and probed (limit {MAX_ICE_SERVERS} servers, {MAX_ICE_SERVER_URLS} URLs)",
+                    specs.len()
+                ),
+            })
+            .await;
+        }
         specs.extend(self.cfg.ice_servers.iter().cloned());
         let mut skipped = Vec::new();
         let mut infos: Vec<IceServerInfo> = Vec::new();
@@ -158,14 +184,13 @@ impl Driver {
         if !self.cfg.probe {
             return;
         }
+        let key = |s: &IceServerSpec| format!("{:?}|{:?}", s.urls, s.username);
         let fresh: Vec<IceServerSpec> = specs
             .iter()
-            .filter(|s| {
-                let key = format!("{:?}|{:?}", s.urls, s.username);
-                self.probed.insert(key)
-            })
+            .filter(|s| self.probed.insert(key(s)))
             .cloned()
             .collect();
+        let keys: Vec<String> = fresh.iter().map(key).collect();
         if fresh.is_empty() {
             return;
         }
@@ -174,7 +199,7 @@ impl Driver {
             ..crate::probe::ProbeOptions::default()
         };
         let tx = self.probe_tx.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             for spec in fresh {
                 for r in crate::probe::probe_server(&spec, &opts).await {
                     if tx.send(r).is_err() {
@@ -183,6 +208,12 @@ impl Driver {
                 }
             }
         });
+        // The probes belong to the attempt: they end with it (and are not left connecting to
+        // whatever host:port a server named).
+        match self.attempt.as_mut() {
+            Some(a) => a.probes.push((task, keys)),
+            None => task.abort(),
+        }
     }
 
     pub(super) async fn on_peer(&mut self, ev: PeerEvent) {

@@ -37,6 +37,59 @@ pub const EVENT_TEXT_LIMIT: usize = 64 * 1024;
 /// Offending input quoted in error events is truncated to this many bytes.
 pub const OFFENDING_LIMIT: usize = 512;
 
+/// Remote candidates taken per attempt. A real server sends tens; past this the rest are dropped
+/// (one warning says how many), so a hostile server cannot make the stack's linear-scan dedup
+/// quadratic or hold the session's memory.
+pub const MAX_REMOTE_CANDIDATES: usize = 1_000;
+
+/// Longest candidate line taken, in bytes (a real one is under 200).
+pub const MAX_CANDIDATE_LINE: usize = 1_024;
+
+/// What to do with one more remote candidate of the attempt: count it against
+/// [`MAX_REMOTE_CANDIDATES`] and [`MAX_CANDIDATE_LINE`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CandidateBudget {
+    /// Candidates taken.
+    pub taken: usize,
+    /// Candidates dropped over the count limit.
+    pub dropped: usize,
+}
+
+/// The verdict on one remote candidate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CandidateAdmission {
+    /// Take it.
+    Take,
+    /// Drop it, and say this (the first time the count limit is passed, or a line too long).
+    DropWithWarning(String),
+    /// Drop it silently (the limit was already reported).
+    Drop,
+}
+
+impl CandidateBudget {
+    /// Admit one candidate line, or not.
+    pub fn admit(&mut self, line: &str) -> CandidateAdmission {
+        if line.len() > MAX_CANDIDATE_LINE {
+            return CandidateAdmission::DropWithWarning(format!(
+                "remote candidate of {} bytes dropped (over the {MAX_CANDIDATE_LINE}-byte limit)",
+                line.len()
+            ));
+        }
+        if self.taken >= MAX_REMOTE_CANDIDATES {
+            self.dropped += 1;
+            return if self.dropped == 1 {
+                CandidateAdmission::DropWithWarning(format!(
+                    "more than {MAX_REMOTE_CANDIDATES} remote candidates in this attempt: the rest are dropped"
+                ))
+            } else {
+                CandidateAdmission::Drop
+            };
+        }
+        self.taken += 1;
+        CandidateAdmission::Take
+    }
+}
+
 /// A signaling client: one per session, for every attempt of it.
 pub trait Client: Send {
     /// The protocol this client speaks.

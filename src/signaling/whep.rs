@@ -114,6 +114,8 @@ enum PeerWait {
 /// WHEP state of one attempt.
 #[derive(Debug, Default)]
 struct AttemptState {
+    /// Remote candidates of the attempt, against the limits.
+    budget: super::CandidateBudget,
     /// The endpoint POSTed to (after redirects).
     endpoint: Option<url::Url>,
     /// The session resource (`Location`).
@@ -691,12 +693,32 @@ impl WhepClient {
         if !self.a.has_peer {
             return;
         }
+        let body = self.within_budget(&resp.body);
         self.peer(
-            PeerRequest::ApplyAnswer {
-                sdp: resp.body.clone(),
-            },
-            PeerWait::Created { body: resp.body },
+            PeerRequest::ApplyAnswer { sdp: body.clone() },
+            PeerWait::Created { body },
         );
+    }
+
+    /// `sdp` without the candidate lines over the attempt's limits (each limit reported once).
+    fn within_budget(&mut self, sdp: &str) -> String {
+        let mut out = String::with_capacity(sdp.len());
+        for line in sdp.split_inclusive('\n') {
+            if let Some(c) = line.trim().strip_prefix("a=")
+                && c.starts_with("candidate:")
+            {
+                match self.a.budget.admit(c) {
+                    super::CandidateAdmission::Take => {}
+                    super::CandidateAdmission::DropWithWarning(w) => {
+                        self.warning(ErrorSource::Protocol, w);
+                        continue;
+                    }
+                    super::CandidateAdmission::Drop => continue,
+                }
+            }
+            out.push_str(line);
+        }
+        out
     }
 
     /// The 201's answer is applied: show its candidates (WHEP servers do not trickle), go on.
@@ -847,7 +869,16 @@ impl WhepClient {
             return fail(self, "no earlier answer to update".into());
         };
         let answer = whep::with_ice_credentials(&answer, ufrag, pwd);
-        let candidates: Vec<String> = frag.candidates().map(|(_, c)| c.to_owned()).collect();
+        let mut candidates: Vec<String> = Vec::new();
+        for (_, c) in frag.candidates() {
+            match self.a.budget.admit(c) {
+                super::CandidateAdmission::Take => candidates.push(c.to_owned()),
+                super::CandidateAdmission::DropWithWarning(w) => {
+                    self.warning(ErrorSource::Protocol, w)
+                }
+                super::CandidateAdmission::Drop => {}
+            }
+        }
         let ufrag = ufrag.to_owned();
         let etag = resp
             .header("etag")

@@ -41,6 +41,8 @@ pub struct WsClient {
     open: bool,
     /// Remote candidates received before the answer was applied.
     pending_remote: Vec<CandidateMessage>,
+    /// Remote candidates of the attempt, against the limits.
+    budget: super::CandidateBudget,
     answer_applied: bool,
     /// mid and ufrag of our offer, for the candidate messages we send.
     local_mid: Option<String>,
@@ -59,6 +61,7 @@ impl WsClient {
             phase: Phase::Closed,
             open: false,
             pending_remote: Vec::new(),
+            budget: super::CandidateBudget::default(),
             answer_applied: false,
             local_mid: None,
             local_ufrag: None,
@@ -170,6 +173,17 @@ impl WsClient {
         if line.is_empty() {
             // Some stacks send an empty candidate as end-of-candidates: nothing to add.
             return;
+        }
+        match self.budget.admit(line) {
+            super::CandidateAdmission::Take => {}
+            super::CandidateAdmission::DropWithWarning(w) => {
+                self.emit(Event::Warning {
+                    source: ErrorSource::Protocol,
+                    message: w,
+                });
+                return;
+            }
+            super::CandidateAdmission::Drop => return,
         }
         match crate::proto::candidate::parse_candidate(line) {
             Ok(cand) if self.answer_applied => {

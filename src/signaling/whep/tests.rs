@@ -1137,3 +1137,46 @@ fn body_kinds() {
         MessageKind::ErrorBody
     );
 }
+
+#[test]
+fn an_answer_with_too_many_candidates_is_applied_without_the_excess() {
+    let mut c = WhepClient::new(config());
+    let post = to_post(&mut c);
+    let mut sdp = ANSWER.to_owned();
+    for i in 0..crate::signaling::MAX_REMOTE_CANDIDATES + 100 {
+        sdp.push_str(&format!(
+            "a=candidate:{i} 1 udp 2130706431 10.0.{}.{} 40000 typ host\r\n",
+            i / 250,
+            i % 250
+        ));
+    }
+    let out = answer(
+        &mut c,
+        post.id,
+        resp(
+            201,
+            &[
+                ("content-type", "application/sdp"),
+                ("location", "/whep/res/1"),
+            ],
+            &sdp,
+        ),
+    );
+    let applied = match &peers(&out)[..] {
+        [PeerRequest::ApplyAnswer { sdp }] => sdp.clone(),
+        other => panic!("{other:?}"),
+    };
+    let n = applied.matches("a=candidate:").count();
+    assert_eq!(n, crate::signaling::MAX_REMOTE_CANDIDATES);
+    let warnings: Vec<String> = messages(&out)
+        .into_iter()
+        .filter(|m| m.contains("the rest are dropped"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{:?}", messages(&out));
+    let out = peer(&mut c, PeerResult::AnswerApplied(Ok(())));
+    let shown = events(&out)
+        .into_iter()
+        .filter(|e| matches!(e, Event::RemoteCandidate { .. }))
+        .count();
+    assert_eq!(shown, crate::signaling::MAX_REMOTE_CANDIDATES);
+}

@@ -488,3 +488,50 @@ fn mid_and_ufrag_from_offer() {
     );
     assert_eq!(mid_and_ufrag(""), (None, None));
 }
+
+#[test]
+fn a_flood_of_remote_candidates_is_cut_at_the_limit_with_one_warning() {
+    let mut c = client();
+    to_offer_sent(&mut c);
+    let mut shown = 0;
+    let mut warnings = Vec::new();
+    for i in 0..(crate::signaling::MAX_REMOTE_CANDIDATES + 500) {
+        let port = 1000 + (i % 60_000) as u16;
+        for o in text(&mut c, &cand(port)) {
+            match o {
+                Output::Event(Event::RemoteCandidate { .. }) => shown += 1,
+                Output::Event(Event::Warning { message, .. }) => warnings.push(message),
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(shown, crate::signaling::MAX_REMOTE_CANDIDATES);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("the rest are dropped"), "{warnings:?}");
+    // Only the admitted ones wait for the answer.
+    let _ = text(&mut c, &answer_msg());
+    c.handle(Input::Peer(PeerResult::AnswerApplied(Ok(()))));
+    assert_eq!(
+        peers(&drain(&mut c)).len(),
+        crate::signaling::MAX_REMOTE_CANDIDATES
+    );
+}
+
+#[test]
+fn an_overlong_candidate_line_is_dropped_with_a_warning() {
+    let mut c = client();
+    to_offer_sent(&mut c);
+    let long = format!(
+        r#"{{"candidate":"candidate:1 1 udp 2130706431 10.0.0.1 9 typ host {}","sdpMid":"0"}}"#,
+        "x".repeat(crate::signaling::MAX_CANDIDATE_LINE)
+    );
+    let out = text(&mut c, &long);
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Event(Event::Warning { message, .. }) if message.contains("byte limit"))),
+        "{out:?}"
+    );
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Output::Event(Event::RemoteCandidate { .. })))
+    );
+}
