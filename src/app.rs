@@ -132,34 +132,40 @@ fn spawn_signal_forwarder(commands: mpsc::Sender<EngineCommand>) -> tokio::task:
         #[cfg(unix)]
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        #[cfg(unix)]
-        let sigterm = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending().await,
-            }
-        };
         #[cfg(not(unix))]
-        let sigterm = std::future::pending::<()>();
-        tokio::pin!(sigterm);
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = &mut sigterm => {}
-        }
+        let mut term: Option<()> = None;
+        interrupted(&mut term).await;
         let _ = commands.send(EngineCommand::Stop).await;
         // Once a handler is installed the default disposition is gone for good: honour the second
         // interruption here.
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = &mut sigterm => {}
-        }
-        use std::io::Write as _;
-        let _ = std::io::stdout().flush();
+        interrupted(&mut term).await;
+        // Not a word to stdout: a wedged run may be blocked on it, holding its lock.
         eprintln!("rtcscope: interrupted again; exiting without waiting for the clean stop");
         std::process::exit(130);
     })
+}
+
+/// The next Ctrl-C or SIGTERM (each call waits for a new one).
+#[cfg(unix)]
+async fn interrupted(term: &mut Option<tokio::signal::unix::Signal>) {
+    let sigterm = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = sigterm => {}
+    }
+}
+
+/// The next Ctrl-C.
+#[cfg(not(unix))]
+async fn interrupted(_: &mut Option<()>) {
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Where headless mode writes.
