@@ -202,7 +202,7 @@ fn probe() -> Caps {
     }
 }
 
-fn on_path(tool: &str) -> bool {
+pub fn on_path(tool: &str) -> bool {
     PATH.split(':').any(|d| Path::new(d).join(tool).is_file())
 }
 
@@ -352,6 +352,11 @@ impl Lab {
     /// The signaling URL the viewer dials: the server's public address.
     pub fn url(&self) -> String {
         format!("ws://{SERVER_PUBLIC}:{SIGNALING_PORT}/cam/ws")
+    }
+
+    /// The server's WHEP endpoint, as the viewer reaches it.
+    pub fn whep_url(&self) -> String {
+        format!("http://{SERVER_PUBLIC}:{SIGNALING_PORT}/cam/whep")
     }
 
     /// Run `ip -n <role's namespace> ARGS`.
@@ -687,6 +692,17 @@ impl Lab {
         self.children.push(child);
     }
 
+    /// What the last viewer started printed on stderr so far (nothing, in headless mode, but a panic).
+    pub fn viewer_stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join(format!("viewer-{}.stderr", self.viewers)))
+            .unwrap_or_default()
+    }
+
+    /// Run `PROGRAM ARGS` in a role's namespace (e.g. `conntrack -F` in a router).
+    pub fn exec(&self, role: &str, cmd: &str) -> Result<(), String> {
+        sh(&format!("ip netns exec {} {cmd}", self.ns(role)))
+    }
+
     /// What `serve` printed on stderr so far (one line per connection event).
     pub fn serve_output(&self) -> String {
         std::fs::read_to_string(self.dir.join("serve.stderr")).unwrap_or_default()
@@ -698,6 +714,12 @@ impl Lab {
     /// the same options in this lab, and wait that long so it can be started in another terminal; the
     /// scenario then goes on as usual (its faults hit both viewers) and the lab stops it at the end.
     pub fn viewer(&mut self, args: &[&str]) -> Viewer {
+        let url = self.url();
+        self.viewer_at(&url, args)
+    }
+
+    /// [`Lab::viewer`] against `url` (the WHEP endpoint, say).
+    pub fn viewer_at(&mut self, url: &str, args: &[&str]) -> Viewer {
         if let Some(secs) = std::env::var(WATCH_ENV)
             .ok()
             .and_then(|v| v.parse::<u64>().ok())
@@ -717,7 +739,7 @@ impl Lab {
                 "watch: sudo ip netns exec {} {BIN} {} {}   (the scenario starts in {secs} s)",
                 self.ns("v"),
                 shown.join(" "),
-                self.url()
+                url
             );
             std::thread::sleep(Duration::from_secs(secs));
         }
@@ -729,7 +751,7 @@ impl Lab {
             .args(["--headless", "--log-file"])
             .arg(self.dir.join(format!("viewer-{n}.log")))
             .args(args)
-            .arg(self.url())
+            .arg(url)
             .stdout(Stdio::piped())
             .stderr(err)
             .spawn()
