@@ -104,7 +104,7 @@ fn tap_events(
     mut handle: EngineHandle,
     events_file: std::io::BufWriter<std::fs::File>,
 ) -> EngineHandle {
-    let (tx, rx) = mpsc::channel(4096);
+    let (tx, rx) = crate::engine::event_channel::channel();
     tokio::spawn(async move {
         let mut events_file = Some(events_file);
         while let Some(ev) = handle.events.recv().await {

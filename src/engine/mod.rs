@@ -14,6 +14,7 @@
 
 mod attempt;
 mod detect;
+pub mod event_channel;
 mod http;
 mod peer;
 pub mod stack_log;
@@ -24,6 +25,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
+
+pub use event_channel::{EventReceiver, EventSender};
 
 use crate::event::{ErrorSource, Event, Phase, Protocol, Stamped};
 use crate::proto::ice_server::{self, IceServerSpec};
@@ -77,7 +80,7 @@ impl SignalingTarget {
 #[derive(Debug)]
 pub struct EngineHandle {
     /// Events, in order. The stream ends after [`crate::event::Event::Ended`].
-    pub events: mpsc::Receiver<Stamped>,
+    pub events: EventReceiver,
     /// Commands to the engine.
     pub commands: mpsc::Sender<EngineCommand>,
 }
@@ -127,7 +130,7 @@ impl Engine {
     pub fn spawn(config: EngineConfig) -> EngineHandle {
         // rustls needs one process-wide crypto provider; webrtc-rs uses ring too.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let (events_tx, events) = mpsc::channel(4096);
+        let (events_tx, events) = event_channel::channel();
         let (commands, commands_rx) = mpsc::channel(16);
         let driver = Driver::new(config, events_tx);
         tokio::spawn(driver.run(commands_rx));
@@ -153,7 +156,7 @@ struct Driver {
     /// Probe results from background tasks.
     probe_tx: mpsc::UnboundedSender<crate::probe::ProbeResult>,
     probe_rx: Option<mpsc::UnboundedReceiver<crate::probe::ProbeResult>>,
-    tx: mpsc::Sender<Stamped>,
+    tx: EventSender,
     start: Instant,
     seq: u64,
     session: Session,
@@ -200,7 +203,7 @@ async fn oneshot_opt<T>(rx: &mut Option<tokio::sync::oneshot::Receiver<T>>) -> O
 }
 
 impl Driver {
-    fn new(cfg: EngineConfig, tx: mpsc::Sender<Stamped>) -> Self {
+    fn new(cfg: EngineConfig, tx: EventSender) -> Self {
         let session = Session::new(cfg.policy);
         let (probe_tx, probe_rx) = mpsc::unbounded_channel();
         let (protocol, url) = match &cfg.target {
