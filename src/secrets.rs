@@ -217,8 +217,10 @@ fn mask_url_userinfo(text: &str) -> String {
         let before = &rest[..at];
         // The userinfo runs back to the scheme's ':' or '//' (no spaces, quotes, slashes in it).
         let start = before
-            .rfind(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '(' | ',' | '/'))
-            .map_or(0, |p| p + 1);
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '(' | ',' | '/'))
+            .map_or(0, |(p, c)| p + c.len_utf8());
         let userinfo = &before[start..];
         // `turn:user:pass` (scheme without //) or `user:pass` after `//`.
         let (prefix, creds) = match userinfo.split_once(':') {
@@ -438,5 +440,12 @@ mod tests {
         };
         assert_eq!(redact_event(&req), req, "nothing to mask: unchanged");
         let _ = Direction::In;
+    }
+
+    #[test]
+    fn multibyte_separators_are_not_split() {
+        // U+0085 (NEL) is whitespace of two bytes: found by the fuzzer.
+        assert_eq!(mask_text("\u{85}u:p@h"), "\u{85}u:p@h");
+        assert_eq!(mask_text("\u{85}turn:u:pw@h"), "\u{85}turn:u:***@h");
     }
 }
