@@ -23,6 +23,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Done)
         }
         Some(Command::Probe(args)) => probe_command::run(args).await,
+        Some(Command::Replay(args)) => replay(args).await,
+        Some(Command::Redact(args)) => redact(&args),
+        Some(Command::Completions(args)) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(args.shell, &mut cmd, "rtcscope", &mut buf);
+            write_stdout(&buf)?;
+            Ok(Outcome::Done)
+        }
+        Some(Command::Man) => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut buf)
+                .context("rendering the manual page")?;
+            write_stdout(&buf)?;
+            Ok(Outcome::Done)
+        }
         Some(Command::Demo(args)) => {
             let listen = "127.0.0.1:0".parse().context("demo listen address")?;
             let server = crate::serve::start(listen, args.sender.clone().into())
@@ -80,6 +98,7 @@ pub async fn view(
             crate::tui::TuiOptions {
                 no_color: opts.no_color,
                 tick: std::time::Duration::from_millis(250),
+                replay: None,
             },
         )
         .await?;
@@ -87,6 +106,81 @@ pub async fn view(
             print_report(&report::render(&report::build(&analysis), f));
         }
         Ok(analysis.outcome())
+    }
+}
+
+/// Read a recording: the file, then its events (a newer schema refused by name).
+fn read_recording(path: &std::path::Path) -> anyhow::Result<Vec<Stamped>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the recording", path.display()))?;
+    crate::recording::parse(&text).with_context(|| format!("{}", path.display()))
+}
+
+/// `rtcscope replay`: the report of a recording, or the TUI playing it.
+async fn replay(args: crate::cli::ReplayArgs) -> anyhow::Result<Outcome> {
+    let events = read_recording(&args.file)?;
+    if !(args.speed.is_finite() && args.speed > 0.0) {
+        anyhow::bail!("--speed must be a positive number, got {}", args.speed);
+    }
+    let headless = !std::io::stdout().is_terminal();
+    if args.report.is_some() || headless {
+        let mut analysis = Analysis::new();
+        for ev in &events {
+            analysis.apply(ev);
+        }
+        let format = args.report.unwrap_or(ReportFormat::Text);
+        print_report(&report::render(&report::build(&analysis), format));
+        return Ok(analysis.outcome());
+    }
+    let speed = args.speed.clamp(
+        crate::engine::replay::MIN_SPEED,
+        crate::engine::replay::MAX_SPEED,
+    );
+    let handle = crate::engine::replay::spawn(events, speed, args.paused);
+    let analysis = crate::tui::run(
+        handle,
+        crate::tui::TuiOptions {
+            no_color: args.no_color,
+            tick: std::time::Duration::from_millis(250),
+            replay: Some(crate::tui::app::ReplayState {
+                paused: args.paused,
+                speed,
+            }),
+        },
+    )
+    .await?;
+    Ok(analysis.outcome())
+}
+
+/// `rtcscope redact`: the recording with secrets masked and addresses replaced.
+fn redact(args: &crate::cli::RedactArgs) -> anyhow::Result<Outcome> {
+    let events = read_recording(&args.file)?;
+    let mut redactor = crate::recording::Redactor::new();
+    let mut out: Box<dyn std::io::Write> = match &args.output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("{}: cannot create", p.display()))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    for ev in &events {
+        match report::ndjson::write_event(&mut out, &redactor.redact(ev)) {
+            Ok(()) => {}
+            // `| head`: the reader has what it wanted.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(Outcome::Done),
+            Err(e) => return Err(e).context("writing the redacted recording"),
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+/// Write to stdout; a reader that went away (`| head`) is not an error.
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(e).context("writing to stdout"),
     }
 }
 

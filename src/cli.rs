@@ -87,6 +87,60 @@ pub enum Command {
     /// Test STUN/TURN servers on their own: STUN binding (mapped address, RTT) and TURN allocate over
     /// UDP, TCP or TLS (authentication, relayed address, lifetime). Exit 7 if any failed.
     Probe(ProbeArgs),
+    /// Play a recording (`--events FILE`) back in the TUI, with pause (p), step (.) and speed (+ -);
+    /// or, with `--report`, diagnose it again with this version's rules.
+    Replay(ReplayArgs),
+    /// Make a recording safe to share: secrets masked, every IP address replaced consistently and
+    /// within its class (private stays private), so that its diagnosis reads the same.
+    Redact(RedactArgs),
+    /// Print a shell completion script: `rtcscope completions bash > /etc/bash_completion.d/rtcscope`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): `rtcscope man | man -l -`.
+    Man,
+}
+
+/// Options of `replay`.
+#[derive(Debug, Args, Clone)]
+pub struct ReplayArgs {
+    /// The recording (NDJSON, as written by `--events` or headless mode).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Print the report of the recording (diagnosed with this version's rules) instead of playing it.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub report: Option<ReportFormat>,
+
+    /// Playback speed: 1 as recorded, 4 four times faster, 0.5 half as fast (1/8 to 64).
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    pub speed: f64,
+
+    /// Start paused (p resumes, . steps one event).
+    #[arg(long)]
+    pub paused: bool,
+
+    /// No colours (also when NO_COLOR is set).
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+/// Options of `redact`.
+#[derive(Debug, Args, Clone)]
+pub struct RedactArgs {
+    /// The recording to redact.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Write the redacted recording here (default: stdout).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Options of `completions`.
+#[derive(Debug, Args, Clone)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Options of the viewer.

@@ -25,6 +25,7 @@ pub mod logging;
 pub mod model;
 pub mod probe;
 pub mod proto;
+pub mod recording;
 pub mod report;
 pub mod sanitize;
 pub mod secrets;

@@ -17,6 +17,7 @@ mod detect;
 pub mod event_channel;
 mod http;
 mod peer;
+pub mod replay;
 pub mod stack_log;
 mod stats;
 pub mod ws_client;
@@ -48,6 +49,21 @@ pub enum EngineCommand {
     Stop,
     /// Restart ICE within the current attempt (WHEP: a PATCH with new credentials).
     IceRestart,
+    /// Control a replay (`rtcscope replay`); a live session ignores it.
+    Replay(ReplayControl),
+}
+
+/// What the user can do to a replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayControl {
+    /// Pause, or resume.
+    TogglePause,
+    /// Deliver the next event now (while paused).
+    Step,
+    /// Twice as fast (up to 64×).
+    Faster,
+    /// Half as fast (down to 1/8×).
+    Slower,
 }
 
 /// Where and how to signal.
@@ -394,6 +410,7 @@ impl Driver {
             Some(EngineCommand::Restart) => self.input(Input::ManualRestart).await,
             Some(EngineCommand::Stop) => self.input(Input::Stop).await,
             Some(EngineCommand::IceRestart) => self.input(Input::ManualIceRestart).await,
+            Some(EngineCommand::Replay(_)) => {}
             None => {
                 // Every command sender is gone: nobody can stop us any more but the duration.
                 *open = false;

@@ -3,7 +3,7 @@
 //! [`Cmd`] (an engine command, or quitting). Nothing here touches the terminal or the engine.
 
 use crate::analysis::Analysis;
-use crate::engine::EngineCommand;
+use crate::engine::{EngineCommand, ReplayControl, replay};
 use crate::event::{Event, Stamped};
 use crate::model::Model;
 
@@ -138,6 +138,32 @@ pub struct App {
     pub quitting: bool,
     /// The engine's event stream ended.
     pub engine_closed: bool,
+    /// Playing a recording (`rtcscope replay`): whether paused, and the speed.
+    pub replay: Option<ReplayState>,
+}
+
+/// Where a replay stands, as the status bar shows it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReplayState {
+    /// Paused.
+    pub paused: bool,
+    /// Speed (1.0 = as recorded).
+    pub speed: f64,
+}
+
+impl ReplayState {
+    /// The status-bar note: `replay 2× · paused`.
+    pub fn note(&self) -> String {
+        let speed = if self.speed >= 1.0 {
+            format!("{}×", self.speed)
+        } else {
+            format!("1/{}×", (1.0 / self.speed).round())
+        };
+        format!(
+            "replay {speed}{} (p pause, . step, + / - speed)",
+            if self.paused { " · paused" } else { "" }
+        )
+    }
 }
 
 /// Inputs of [`update`].
@@ -186,6 +212,8 @@ pub enum Msg {
     ToggleZoom,
     /// Quit.
     Quit,
+    /// Control a replay (ignored in a live session).
+    Replay(ReplayControl),
 }
 
 /// What [`update`] asks the loop to do.
@@ -214,6 +242,7 @@ impl App {
             note: None,
             quitting: false,
             engine_closed: false,
+            replay: None,
         }
     }
 
@@ -442,6 +471,31 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
             };
         }
         Msg::ToggleZoom => app.zoom = !app.zoom,
+        Msg::Replay(c) => {
+            let r = app.replay.as_mut()?;
+            let cmd = match c {
+                ReplayControl::TogglePause => {
+                    r.paused = !r.paused;
+                    c
+                }
+                // Playing, a step first pauses (the next `.` steps).
+                ReplayControl::Step if !r.paused => {
+                    r.paused = true;
+                    ReplayControl::TogglePause
+                }
+                ReplayControl::Step => c,
+                ReplayControl::Faster => {
+                    r.speed = (r.speed * 2.0).min(replay::MAX_SPEED);
+                    c
+                }
+                ReplayControl::Slower => {
+                    r.speed = (r.speed / 2.0).max(replay::MIN_SPEED);
+                    c
+                }
+            };
+            app.note = Some(r.note());
+            return Some(Cmd::Engine(EngineCommand::Replay(cmd)));
+        }
         Msg::Quit => {
             if app.quitting || app.engine_closed || app.analysis.model().ended().is_some() {
                 return Some(Cmd::Exit);

@@ -3,6 +3,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::app::{Msg, Pane};
+use crate::engine::ReplayControl;
 
 /// Every binding, as the help overlay lists it: (keys, what they do).
 pub const HELP: &[(&str, &str)] = &[
@@ -24,6 +25,10 @@ pub const HELP: &[(&str, &str)] = &[
     ("f", "freeze the view (events still recorded)"),
     ("r", "force a restart of the negotiation"),
     ("i", "ICE restart (WHEP: new credentials by PATCH)"),
+    (
+        "p / . / + -",
+        "replay: pause or resume / step one event / faster, slower",
+    ),
     ("?", "this help"),
     ("q / Ctrl-C", "quit (stops the session cleanly)"),
 ];
@@ -59,6 +64,10 @@ pub fn to_msg(key: KeyEvent) -> Option<Msg> {
         KeyCode::Char('?') => Msg::ToggleHelp,
         KeyCode::Char('z') => Msg::ToggleZoom,
         KeyCode::Char('q') => Msg::Quit,
+        KeyCode::Char('p') => Msg::Replay(ReplayControl::TogglePause),
+        KeyCode::Char('.') => Msg::Replay(ReplayControl::Step),
+        KeyCode::Char('+') | KeyCode::Char('=') => Msg::Replay(ReplayControl::Faster),
+        KeyCode::Char('-') => Msg::Replay(ReplayControl::Slower),
         _ => return None,
     })
 }

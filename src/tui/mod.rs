@@ -35,6 +35,8 @@ pub struct TuiOptions {
     pub no_color: bool,
     /// Redraw period when nothing happens (clocks, "selected for" durations).
     pub tick: std::time::Duration,
+    /// Playing a recording: the clock is the recording's, and the replay keys work.
+    pub replay: Option<app::ReplayState>,
 }
 
 impl Default for TuiOptions {
@@ -42,6 +44,7 @@ impl Default for TuiOptions {
         TuiOptions {
             no_color: false,
             tick: Duration::from_millis(500),
+            replay: None,
         }
     }
 }
@@ -68,7 +71,10 @@ pub async fn run(handle: EngineHandle, opts: TuiOptions) -> anyhow::Result<Analy
     let theme = Theme::new(Theme::no_color_from_env(opts.no_color));
     let mut terminal = ratatui::try_init().context("cannot take over the terminal")?;
     let guard = RestoreGuard;
-    let result = run_loop(&mut terminal, handle, App::new(theme), opts).await;
+    let mut app = App::new(theme);
+    app.replay = opts.replay;
+    app.note = opts.replay.map(|r| r.note());
+    let result = run_loop(&mut terminal, handle, app, opts).await;
     drop(guard);
     result
 }
@@ -142,7 +148,8 @@ async fn run_loop(
                 // The terminal input is gone: stop as if the user quit.
                 None => msgs.push(Msg::Quit),
             },
-            _ = tick.tick() => {
+            // A replay's clock is its recording's: the events move it, not the wall clock.
+            _ = tick.tick(), if opts.replay.is_none() => {
                 let now_ms = match anchor {
                     Some((at, t0)) => t0 + at.elapsed().as_secs_f64() * 1000.0,
                     None => 0.0,

@@ -22,6 +22,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     // The event contract every layer above speaks, and the secret-masking layer over it.
     ("event", &["sanitize", "format"]),
     ("secrets", &["event"]),
+    ("recording", &["event", "secrets", "sanitize"]),
     // Pure protocol code: parsers and writers, the restart policy, the sans-IO signaling clients.
     ("proto", &["event", "sanitize"]),
     ("session", &["event"]),

@@ -18,6 +18,7 @@ mod proto_fixtures;
 mod proto_robustness;
 mod proto_whep_fixtures;
 mod proto_whep_robustness;
+mod replay;
 mod report;
 mod security;
 mod serve_protocol;
