@@ -158,8 +158,34 @@ fn render_tabs(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(Line::from(spans)).render(area, buf);
 }
 
+/// The bottom line: the worst finding's verdict, so that the first screen answers the first
+/// question at every size (the Findings pane, 7, has the evidence and the fix); the key hints until
+/// there is a verdict.
 fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
+    if let Some(f) = app.view_analysis().verdict() {
+        let (sym, style) = panes::findings::mark(f.severity, t);
+        let tail = "  7 why  ? keys";
+        let room = (area.width as usize).saturating_sub(2 + tail.chars().count());
+        let spans = vec![
+            Span::styled(format!("{sym} "), style),
+            Span::styled(cell(&f.title, room), style),
+            Span::styled(
+                format!(
+                    "{:pad$}",
+                    "",
+                    pad = room.saturating_sub(crate::sanitize::width(&cell(&f.title, room)))
+                ),
+                t.dim,
+            ),
+            Span::styled("  7", t.key),
+            Span::raw(" why  "),
+            Span::styled("?", t.key),
+            Span::raw(" keys"),
+        ];
+        Paragraph::new(Line::from(spans)).render(area, buf);
+        return;
+    }
     let keys: &[(&str, &str)] = &[
         ("Tab/1-7", "focus"),
         ("↑↓", "select"),

@@ -12,7 +12,7 @@ use crate::tui::theme::Theme;
 use crate::tui::view::{Ctx, cell, pane_block, span};
 
 /// Symbol and style of a severity (the symbol carries the meaning without colour).
-fn mark(s: Severity, t: &Theme) -> (&'static str, ratatui::style::Style) {
+pub fn mark(s: Severity, t: &Theme) -> (&'static str, ratatui::style::Style) {
     match s {
         Severity::Critical | Severity::Error => ("✗", t.bad),
         Severity::Warning => ("⚠", t.warn),
