@@ -24,6 +24,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Some(Command::Probe(args)) => probe_command::run(args).await,
         Some(Command::Replay(args)) => replay(args).await,
+        Some(Command::Exporter(args)) => {
+            let mut base_args = Vec::new();
+            if args.insecure {
+                base_args.push("--insecure".to_owned());
+            }
+            if args.no_probe {
+                base_args.push("--no-probe".to_owned());
+            }
+            let opts = crate::exporter::ExporterOptions {
+                allow: args.allow,
+                allow_any: args.allow_any_target,
+                max_concurrent: args.max_concurrent as usize,
+                default_duration: args.probe_duration,
+                base_args,
+                ..Default::default()
+            };
+            crate::exporter::run(args.listen, opts).await?;
+            Ok(Outcome::Done)
+        }
         Some(Command::Redact(args)) => redact(&args),
         Some(Command::Completions(args)) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

@@ -97,6 +97,44 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff): `rtcscope man | man -l -`.
     Man,
+    /// A Prometheus exporter (the multi-target pattern of blackbox_exporter): each scrape of
+    /// `/probe?target=<URL>` runs one bounded viewer session and answers with its metrics.
+    Exporter(ExporterArgs),
+}
+
+/// Options of `exporter`.
+#[derive(Debug, Args, Clone)]
+pub struct ExporterArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9115", value_name = "ADDR")]
+    pub listen: SocketAddr,
+
+    /// Allow targets starting with this URL prefix (repeatable), e.g. `ws://media.internal:8889/`.
+    /// Without one (or --allow-any-target) every probe is refused: the exporter must not be a way to
+    /// make arbitrary connections.
+    #[arg(long = "allow-target", value_name = "PREFIX")]
+    pub allow: Vec<String>,
+
+    /// Allow any target (only where the exporter's port is not reachable by untrusted clients).
+    #[arg(long)]
+    pub allow_any_target: bool,
+
+    /// Probes running at once; more get `503`.
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent: u32,
+
+    /// Probe length when the scrape gives no `duration=` (always ended before Prometheus's scrape
+    /// timeout).
+    #[arg(long, value_parser = parse_duration, default_value = "5s", value_name = "DURATION")]
+    pub probe_duration: Duration,
+
+    /// Accept self-signed certificates on the targets (signaling and TURN over TLS).
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Do not probe the targets' ICE servers alongside the session.
+    #[arg(long)]
+    pub no_probe: bool,
 }
 
 /// Options of `replay`.

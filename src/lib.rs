@@ -20,6 +20,7 @@ pub mod config;
 pub mod diagnosis;
 pub mod engine;
 pub mod event;
+pub mod exporter;
 pub mod format;
 pub mod logging;
 pub mod model;

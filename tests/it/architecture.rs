@@ -93,6 +93,13 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["cli", "engine", "proto", "session", "webrtc_adapter"],
     ),
     ("logging", &["engine", "secrets"]),
+    // The Prometheus exporter: parses a scrape as the command line, runs the engine, reports.
+    (
+        "exporter",
+        &[
+            "analysis", "cli", "config", "engine", "event", "report", "sanitize", "secrets",
+        ],
+    ),
     (
         "app",
         &[
@@ -102,9 +109,11 @@ const LAYERS: &[(&str, &[&str])] = &[
             "diagnosis",
             "engine",
             "event",
+            "exporter",
             "model",
             "probe",
             "proto",
+            "recording",
             "report",
             "sanitize",
             "serve",

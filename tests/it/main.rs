@@ -11,6 +11,7 @@ mod diagnosis_live;
 mod engine_loopback;
 mod engine_tls;
 mod engine_whep;
+mod exporter;
 mod faults;
 mod fuzz;
 mod probe;
