@@ -73,6 +73,7 @@ pub fn engine_config(url: &str, opts: &ViewerOptions) -> Result<EngineConfig, Us
             ice_restart_on_failed: whep,
         },
         stats_interval: Duration::from_secs(1),
+        checklist_interval: Duration::from_millis(250),
         stack_warnings: false,
         probe: !opts.no_probe,
     })

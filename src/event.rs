@@ -248,6 +248,10 @@ pub struct CandidatePair {
     pub bytes_sent: u64,
     /// Bytes received over the pair.
     pub bytes_received: u64,
+    /// The pair belongs to an earlier ICE generation: after an ICE restart its local candidate's ufrag
+    /// is no longer the current one (the stack keeps its last counters).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub stale: bool,
 }
 
 /// One side of a candidate pair.
@@ -552,10 +556,35 @@ pub enum Event {
         /// The new state, as the W3C names it (`connected`, `have-local-offer`, …).
         state: String,
     },
-    /// The candidate-pair checklist, whenever it changed (state, nomination, counters).
+    /// The whole candidate-pair checklist with its counters: after a poll that saw a transition
+    /// (`pair_added`, `pair_state_changed`, …), else at most once a second while a counter moves.
     CandidatePairs {
-        /// All pairs of the current attempt.
+        /// All pairs of the current attempt (those of an earlier ICE generation marked `stale`).
         pairs: Vec<CandidatePair>,
+    },
+    /// A candidate pair appeared in the checklist (first seen in a stats poll).
+    PairAdded {
+        /// The pair, as first seen.
+        pair: CandidatePair,
+    },
+    /// A candidate pair changed state (`waiting`, `in-progress`, `succeeded`, `failed`).
+    PairStateChanged {
+        /// Stats id of the pair.
+        id: String,
+        /// The state before.
+        from: String,
+        /// The state now.
+        to: String,
+    },
+    /// A candidate pair was nominated.
+    PairNominated {
+        /// Stats id of the pair.
+        id: String,
+    },
+    /// Pairs that belong to an earlier ICE generation (after an ICE restart), from now on `stale`.
+    PairsSuperseded {
+        /// Stats ids of the pairs.
+        ids: Vec<String>,
     },
     /// The selected candidate pair changed.
     SelectedPair {
@@ -734,6 +763,10 @@ impl Event {
             Event::RemoteCandidate { .. } => "remote_candidate",
             Event::StateChanged { .. } => "state_changed",
             Event::CandidatePairs { .. } => "candidate_pairs",
+            Event::PairAdded { .. } => "pair_added",
+            Event::PairStateChanged { .. } => "pair_state_changed",
+            Event::PairNominated { .. } => "pair_nominated",
+            Event::PairsSuperseded { .. } => "pairs_superseded",
             Event::SelectedPair { .. } => "selected_pair",
             Event::TrackAdded { .. } => "track_added",
             Event::FirstMedia { .. } => "first_media",

@@ -289,6 +289,7 @@ fn pair(local: &str, remote: &str, requests: u64, responses: u64) -> CandidatePa
         responses_sent: requests,
         bytes_sent: 100,
         bytes_received: 100_000,
+        stale: false,
     }
 }
 
@@ -609,7 +610,9 @@ fn no_stun_response_with_and_without_pair_counters() {
     s.at(11_000.0).state(StateKind::PeerConnection, "failed");
     let f = s.get("no-stun-response");
     assert!(
-        f.evidence.iter().any(|e| e.contains("12 requests sent")),
+        f.evidence
+            .iter()
+            .any(|e| e.contains("1 pair, 12 checks sent, 0 responses")),
         "{f:?}"
     );
     // A response on a pair: not this rule.

@@ -143,13 +143,25 @@ pub struct TransportInfo {
     pub selected_pair_id: String,
     /// Number of selection changes.
     pub selected_pair_changes: u32,
+    /// The current local ICE ufrag (empty until the first ICE restart: 0.21.1 sets it only then).
+    pub local_ufrag: String,
+}
+
+/// One pair of a stats poll, with the ufrag of its local candidate (its ICE generation).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairSample {
+    /// The pair.
+    pub pair: CandidatePair,
+    /// Username fragment of the local candidate (empty if unknown).
+    pub local_ufrag: String,
 }
 
 /// One stats poll.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StatsSample {
-    /// The checklist.
-    pub pairs: Vec<CandidatePair>,
+    /// The checklist: every pair the ICE agent has (or had, in an earlier generation), with the
+    /// vendored `rtc` patch (`vendor/README.md`); only the selected one without it.
+    pub pairs: Vec<PairSample>,
     /// Transport info, once there is a transport.
     pub transport: Option<TransportInfo>,
     /// Inbound tracks.
@@ -501,7 +513,7 @@ impl ViewerPeer {
     /// Poll the stats: checklist, transport (DTLS state, selected pair) and inbound tracks.
     pub async fn stats(&self) -> StatsSample {
         let report = self.pc.get_stats(Instant::now(), StatsSelector::None).await;
-        let mut locals: HashMap<String, PairEnd> = HashMap::new();
+        let mut locals: HashMap<String, (PairEnd, String)> = HashMap::new();
         let mut remotes: HashMap<String, PairEnd> = HashMap::new();
         let mut codecs: HashMap<String, (String, u32)> = HashMap::new();
         for entry in report.iter() {
@@ -522,7 +534,7 @@ impl ViewerPeer {
                     let id = &c.stats.id;
                     if matches!(entry, RTCStatsReportEntry::LocalCandidate(_)) {
                         let bare = id.strip_prefix("RTCLocalIceCandidate_").unwrap_or(id);
-                        locals.insert(bare.to_owned(), end);
+                        locals.insert(bare.to_owned(), (end, c.username_fragment.clone()));
                     } else {
                         let bare = id.strip_prefix("RTCRemoteIceCandidate_").unwrap_or(id);
                         remotes.insert(bare.to_owned(), end);
@@ -548,27 +560,44 @@ impl ViewerPeer {
                 srtp_cipher: t.srtp_cipher.clone(),
                 selected_pair_id: t.selected_candidate_pair_id.clone(),
                 selected_pair_changes: t.selected_candidate_pair_changes,
+                local_ufrag: t.ice_local_username_fragment.clone(),
             });
         }
         // A prflx remote is missing from the candidate stats although pairs refer to it (0.21.1):
-        // fall back to the selected pair as the ICE transport reports it.
-        let selected_remote = self.selected_remote().await;
+        // fall back to the ICE transport's remote candidates (by id), then to its selected pair.
+        let mut transport_remotes: Option<HashMap<String, PairEnd>> = None;
+        let mut selected_remote: Option<Option<PairEnd>> = None;
         for p in report.candidate_pairs() {
-            let remote = remotes.get(&p.remote_candidate_id).cloned().or_else(|| {
-                selected_remote.clone().filter(|_| {
-                    sample
-                        .transport
-                        .as_ref()
-                        .is_some_and(|t| t.selected_pair_id == p.stats.id)
-                })
-            });
+            let mut remote = remotes.get(&p.remote_candidate_id).cloned();
+            if remote.is_none() {
+                if transport_remotes.is_none() {
+                    transport_remotes = Some(self.transport_remotes().await);
+                }
+                remote = transport_remotes
+                    .as_ref()
+                    .and_then(|r| r.get(&p.remote_candidate_id).cloned());
+            }
+            let selected = sample
+                .transport
+                .as_ref()
+                .is_some_and(|t| t.selected_pair_id == p.stats.id);
+            if remote.is_none() && selected {
+                if selected_remote.is_none() {
+                    selected_remote = Some(self.selected_remote().await);
+                }
+                remote = selected_remote.clone().flatten();
+            }
+            let (local, local_ufrag) = locals
+                .get(&p.local_candidate_id)
+                .cloned()
+                .map_or((None, String::new()), |(end, ufrag)| (Some(end), ufrag));
             let state = serde_json::to_value(p.state)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_else(|| "unknown".into());
-            sample.pairs.push(CandidatePair {
+            let pair = CandidatePair {
                 id: p.stats.id.clone(),
-                local: locals.get(&p.local_candidate_id).cloned(),
+                local,
                 remote,
                 state,
                 nominated: p.nominated,
@@ -581,7 +610,9 @@ impl ViewerPeer {
                 responses_sent: p.responses_sent,
                 bytes_sent: p.bytes_sent,
                 bytes_received: p.bytes_received,
-            });
+                stale: false,
+            };
+            sample.pairs.push(PairSample { pair, local_ufrag });
         }
         let keyframes = self
             .counters
@@ -610,6 +641,34 @@ impl ViewerPeer {
             });
         }
         sample
+    }
+
+    /// The remote candidates the ICE transport knows (prflx ones included), by id. The transport is
+    /// reachable through a receiver.
+    async fn transport_remotes(&self) -> HashMap<String, PairEnd> {
+        let mut out = HashMap::new();
+        for r in self.pc.get_receivers().await {
+            let Ok(Some(t)) = r.transport().await else {
+                continue;
+            };
+            if let Ok(candidates) = t.ice_transport().get_remote_candidates().await {
+                for c in candidates {
+                    if let Some(typ) = convert::candidate_type(c.typ) {
+                        out.insert(
+                            c.id.clone(),
+                            PairEnd {
+                                typ,
+                                protocol: c.protocol.to_string().to_ascii_lowercase(),
+                                address: c.address.clone(),
+                                port: c.port,
+                            },
+                        );
+                    }
+                }
+                break;
+            }
+        }
+        out
     }
 
     async fn selected_remote(&self) -> Option<PairEnd> {

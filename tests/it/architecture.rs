@@ -25,6 +25,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("proto", &["event", "sanitize"]),
     ("session", &["event"]),
     ("signaling", &["event", "proto", "session", "sanitize"]),
+    ("checklist", &["event"]),
     // The one fold of the event stream and what reads it.
     ("model", &["event", "proto", "sanitize", "format"]),
     (
@@ -56,6 +57,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "proto",
             "session",
             "signaling",
+            "checklist",
             "sanitize",
             "format",
             "tls",
@@ -462,6 +464,7 @@ const BELOW_THE_EDGE: &[&str] = &[
     "proto",
     "session",
     "signaling",
+    "checklist",
     "model",
     "diagnosis",
     "analysis",
@@ -501,6 +504,7 @@ fn pure_layers_have_no_clock_and_no_sockets() {
                     "proto",
                     "session",
                     "signaling",
+                    "checklist",
                     "model",
                     "diagnosis",
                     "analysis",

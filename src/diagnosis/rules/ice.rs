@@ -172,6 +172,7 @@ pub(super) fn server_private_addresses(cx: &Ctx) -> Option<Finding> {
         .filter(|c| c.typ == CandidateType::Host)
         .map(|c| c.address.clone());
     ev.push(format!("this host's addresses: {}", list(locals, 6)));
+    ev.extend(checklist_evidence(a, 3));
     ev.push(format!(
         "ICE still {} {} after the answer",
         a.states.ice_connection.as_deref().unwrap_or("not started"),
@@ -202,8 +203,8 @@ pub(super) fn server_private_addresses(cx: &Ctx) -> Option<Finding> {
 
 /// `no-stun-response`: signaling worked and the server offered reachable-looking candidates, checks
 /// went out, and no STUN response came back on any pair (the UDP port is not forwarded or is
-/// filtered). With pair counters: requests sent > 0 and responses received = 0 on every pair. webrtc-rs
-/// 0.21 reports pair counters only for a selected pair, so without them: no pair was ever selected.
+/// filtered). With the checklist: requests sent > 0 and responses received = 0 on every pair of the
+/// current ICE generation. A recording without pairs (older rtcscope): no pair was ever selected.
 pub(super) fn no_stun_response(cx: &Ctx) -> Option<Finding> {
     let a = cx.a;
     if !a.answered()
@@ -216,8 +217,8 @@ pub(super) fn no_stun_response(cx: &Ctx) -> Option<Finding> {
     {
         return None;
     }
-    let sent: u64 = a.pairs.iter().map(|p| p.requests_sent).sum();
-    if !a.pairs.is_empty() && (sent == 0 || a.pairs.iter().any(|p| p.responses_received > 0)) {
+    let tally = a.checklist_tally();
+    if tally.pairs > 0 && (tally.requests_sent == 0 || tally.responses_received > 0) {
         return None;
     }
     let mut ev: Vec<String> = a
@@ -225,16 +226,10 @@ pub(super) fn no_stun_response(cx: &Ctx) -> Option<Finding> {
         .take(4)
         .map(|c| format!("server candidate {}", fmt_candidate(c)))
         .collect();
-    if a.pairs.is_empty() {
-        ev.push("no candidate pair ever succeeded (this WebRTC stack reports pair counters only once a pair is selected)".into());
+    if tally.pairs == 0 {
+        ev.push("no candidate pair was reported (a recording without the checklist)".into());
     } else {
-        for p in a.pairs.iter().take(4) {
-            ev.push(format!(
-                "pair {}: {} requests sent, 0 responses",
-                fmt_pair(p),
-                p.requests_sent
-            ));
-        }
+        ev.extend(checklist_evidence(a, 4));
     }
     ev.push(format!(
         "signaling worked: answer at {}; ICE checking for {}",
@@ -304,6 +299,9 @@ pub(super) fn udp_blocked(cx: &Ctx) -> Option<Finding> {
         local_counts(a),
     ];
     ev.extend(probe_evidence(cx.d, &owned, probe_silent));
+    if !connected {
+        ev.extend(checklist_evidence(a, 2));
+    }
     if let Some(g) = a.gathering_complete_ms {
         ev.push(format!(
             "gathering finished {} after the offer with no reflexive candidate",
@@ -520,15 +518,7 @@ pub(super) fn ice_failed(cx: &Ctx, found: &[Finding]) -> Option<Finding> {
     if a.no_pairs_warning {
         ev.push("the WebRTC stack had no candidate pair to check (no local/remote combination: e.g. relay-only without a relay, or IPv4 against IPv6)".into());
     }
-    for p in a.pairs.iter().take(3) {
-        ev.push(format!(
-            "pair {} {}: {} requests, {} responses",
-            fmt_pair(p),
-            p.state,
-            p.requests_sent,
-            p.responses_received
-        ));
-    }
+    ev.extend(checklist_evidence(a, 3));
     Some(finding(
         Severity::Error,
         "ICE never connected",
