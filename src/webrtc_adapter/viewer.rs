@@ -176,6 +176,9 @@ pub struct ViewerPeer {
     local_priorities: Arc<Mutex<HashMap<(String, u16), u32>>>,
     /// Remote candidates as signalled, by (address, port), for the types and priorities of pair ends.
     remote_types: Mutex<HashMap<(String, u16), CandidateType>>,
+    /// Remote pair ends resolved from the ICE transport, by candidate id: the agent forgets its
+    /// candidates when ICE fails, the stats keep the pairs, so what was resolved once is kept.
+    remote_ends: Mutex<HashMap<String, PairEnd>>,
 }
 
 impl std::fmt::Debug for ViewerPeer {
@@ -411,6 +414,7 @@ impl ViewerPeer {
             counters,
             local_priorities,
             remote_types: Mutex::new(HashMap::new()),
+            remote_ends: Mutex::new(HashMap::new()),
         })
     }
 
@@ -568,10 +572,22 @@ impl ViewerPeer {
         let mut transport_remotes: Option<HashMap<String, PairEnd>> = None;
         let mut selected_remote: Option<Option<PairEnd>> = None;
         for p in report.candidate_pairs() {
-            let mut remote = remotes.get(&p.remote_candidate_id).cloned();
+            let mut remote = remotes.get(&p.remote_candidate_id).cloned().or_else(|| {
+                self.remote_ends
+                    .lock()
+                    .ok()
+                    .and_then(|m| m.get(&p.remote_candidate_id).cloned())
+            });
             if remote.is_none() {
                 if transport_remotes.is_none() {
-                    transport_remotes = Some(self.transport_remotes().await);
+                    let found = self.transport_remotes().await;
+                    if let Ok(mut m) = self.remote_ends.lock() {
+                        // Bounded: candidates of one peer connection, at most a few hundred.
+                        if m.len() < 1024 {
+                            m.extend(found.iter().map(|(k, v)| (k.clone(), v.clone())));
+                        }
+                    }
+                    transport_remotes = Some(found);
                 }
                 remote = transport_remotes
                     .as_ref()
