@@ -167,6 +167,18 @@ pub struct Candidate {
     pub url: Option<String>,
 }
 
+/// One local address the viewer gathers host candidates on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalAddress {
+    /// Interface name (`eth0`, `lo`); empty when the address is on no listed interface (a bare wildcard).
+    pub interface: String,
+    /// The IP address.
+    pub address: String,
+    /// A virtual adapter (container bridge, veth, VPN or overlay tunnel, hypervisor network), by its name.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub virtual_adapter: bool,
+}
+
 /// Where an ICE server entry came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -525,6 +537,12 @@ pub enum Event {
         /// `all` or `relay`.
         policy: String,
     },
+    /// The local addresses host candidates are gathered on (the bind addresses, wildcards expanded to the
+    /// machine's interfaces), once per peer connection.
+    LocalAddresses {
+        /// The addresses, in bind order.
+        addresses: Vec<LocalAddress>,
+    },
     /// A local candidate was gathered.
     LocalCandidate {
         /// The candidate.
@@ -758,6 +776,7 @@ impl Event {
             Event::MessageSent { .. } => "message_sent",
             Event::MessageReceived { .. } => "message_received",
             Event::IceServers { .. } => "ice_servers",
+            Event::LocalAddresses { .. } => "local_addresses",
             Event::LocalCandidate { .. } => "local_candidate",
             Event::LocalGatheringComplete => "local_gathering_complete",
             Event::RemoteCandidate { .. } => "remote_candidate",

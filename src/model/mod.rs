@@ -16,8 +16,8 @@ pub mod sdp;
 
 use crate::event::{
     Candidate, CandidatePair, CandidateType, Direction, EndReason, ErrorSource, Event,
-    IceServerInfo, MessageKind, PairEnd, Phase, Protocol, RestartCause, SkippedIceServer, Stamped,
-    StateKind, TrackStats,
+    IceServerInfo, LocalAddress, MessageKind, PairEnd, Phase, Protocol, RestartCause,
+    SkippedIceServer, Stamped, StateKind, TrackStats,
 };
 
 pub use evidence::{AttemptEnd, AttemptTrack, Closed, HttpFailure, PostAnswer, cause_key, cut};
@@ -45,6 +45,8 @@ pub const PAIR_CHANGE_CAP: usize = 200;
 pub const TRACK_CAP: usize = 16;
 /// ICE servers (and, separately, skipped ones) kept per attempt.
 pub const ICE_SERVER_CAP: usize = 32;
+/// Local (gathering) addresses kept per attempt.
+pub const LOCAL_ADDRESS_CAP: usize = 64;
 
 /// A step of an attempt's negotiation, in the order it normally happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -485,6 +487,8 @@ pub struct Attempt {
     pub signaling: Option<SignalingStatus>,
     /// ICE servers.
     pub ice_servers: Option<IceServers>,
+    /// The local addresses host candidates are gathered on (bounded by [`LOCAL_ADDRESS_CAP`]).
+    pub local_addresses: Vec<LocalAddress>,
     /// Local candidates (bounded; see `local_total`).
     pub local_candidates: Ring<LocalCandidate>,
     /// Remote candidates (bounded).
@@ -585,6 +589,7 @@ impl Attempt {
             pairs: Vec::new(),
             selected: None,
             first_media: None,
+            local_addresses: Vec::new(),
             transport: None,
             offer_sdp: None,
             answer_sdp: None,
@@ -1579,6 +1584,17 @@ impl Model {
                     skipped: skipped.iter().take(ICE_SERVER_CAP).cloned().collect(),
                     policy: cut(policy),
                 });
+            }
+            Event::LocalAddresses { addresses } => {
+                a.local_addresses = addresses
+                    .iter()
+                    .take(LOCAL_ADDRESS_CAP)
+                    .map(|l| LocalAddress {
+                        interface: cut(&l.interface),
+                        address: cut(&l.address),
+                        virtual_adapter: l.virtual_adapter,
+                    })
+                    .collect();
             }
             Event::LocalCandidate { candidate } => {
                 a.timeline.reach(Milestone::FirstLocalCandidate, t);

@@ -103,6 +103,8 @@ pub struct AttemptDto {
     pub selected_pair: Option<PairDto>,
     /// DTLS/SRTP details, once up.
     pub transport: Option<TransportDto>,
+    /// The local addresses host candidates were gathered on, with their interfaces.
+    pub local_addresses: Vec<LocalAddressDto>,
     /// The whole candidate-pair checklist (selected pair first, pairs of an earlier ICE generation
     /// last).
     pub checklist: Vec<ChecklistPairDto>,
@@ -239,6 +241,17 @@ pub struct PairDto {
     pub since_ms: f64,
     /// Selection changes in the attempt.
     pub changes: u32,
+}
+
+/// One local address host candidates were gathered on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocalAddressDto {
+    /// Interface name (empty when unknown).
+    pub interface: String,
+    /// IP address.
+    pub address: String,
+    /// A virtual adapter (container bridge, veth, tunnel, hypervisor network).
+    pub virtual_adapter: bool,
 }
 
 /// One pair of a checklist, with the columns of chrome://webrtc-internals.

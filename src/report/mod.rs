@@ -301,6 +301,15 @@ fn attempt_dto(a: &Attempt) -> AttemptDto {
             dtls_cipher: t.dtls_cipher.clone(),
             srtp_cipher: t.srtp_cipher.clone(),
         }),
+        local_addresses: a
+            .local_addresses
+            .iter()
+            .map(|l| LocalAddressDto {
+                interface: l.interface.clone(),
+                address: l.address.clone(),
+                virtual_adapter: l.virtual_adapter,
+            })
+            .collect(),
         checklist: checklist_dto(&a.pairs, a.selected.as_ref().map(|s| s.pair.id.as_str())),
     }
 }

@@ -240,6 +240,25 @@ pub fn render(r: &Report) -> String {
                     }
                 }
             }
+            if !a.local_addresses.is_empty() {
+                let list: Vec<String> = a
+                    .local_addresses
+                    .iter()
+                    .map(|l| {
+                        format!(
+                            "{}{}{}",
+                            if l.interface.is_empty() {
+                                String::new()
+                            } else {
+                                format!("{} ", sanitize(&l.interface))
+                            },
+                            sanitize(&l.address),
+                            if l.virtual_adapter { " (virtual)" } else { "" }
+                        )
+                    })
+                    .collect();
+                wrapped(&mut out, "  gathering on: ", 4, &list.join(", "));
+            }
             candidates(&mut out, "local", &a.local_candidates);
             candidates(&mut out, "remote", &a.remote_candidates);
 

@@ -9,6 +9,7 @@
 //! - no new local candidates after an ICE restart unless local candidates are discarded: that setting is on;
 //! - a NACK/RTX storm under loss when RTX is negotiated: the viewer caps NACKs per packet (see [`viewer`]).
 
+pub mod interfaces;
 pub mod keyframe;
 pub mod sender;
 pub mod stun_turn;

@@ -39,7 +39,7 @@ use webrtc::peer_connection::{
 
 use super::convert;
 use super::{AdapterError, IceServerConfig, IceTimeouts};
-use crate::event::{Candidate, CandidatePair, CandidateType, PairEnd, StateKind};
+use crate::event::{Candidate, CandidatePair, CandidateType, LocalAddress, PairEnd, StateKind};
 
 /// NACKs the viewer sends at most per lost packet (see the module docs).
 pub const MAX_NACKS_PER_PACKET: u16 = 2;
@@ -53,7 +53,8 @@ pub struct ViewerConfig {
     pub relay_only: bool,
     /// Also add a recvonly audio transceiver.
     pub audio: bool,
-    /// Local addresses to gather host candidates on (`0.0.0.0:0` = every non-loopback interface).
+    /// Local addresses to gather host candidates on; a wildcard (`0.0.0.0:0`, `[::]:0`) means every
+    /// interface of its family except loopback and link-local (see [`super::interfaces`]).
     pub bind: Vec<SocketAddr>,
     /// ICE timers; `None` keeps webrtc-rs's defaults.
     pub ice_timeouts: Option<IceTimeouts>,
@@ -179,6 +180,8 @@ pub struct ViewerPeer {
     /// Remote pair ends resolved from the ICE transport, by candidate id: the agent forgets its
     /// candidates when ICE fails, the stats keep the pairs, so what was resolved once is kept.
     remote_ends: Mutex<HashMap<String, PairEnd>>,
+    /// The addresses host candidates are gathered on.
+    local_addresses: Vec<LocalAddress>,
 }
 
 impl std::fmt::Debug for ViewerPeer {
@@ -383,7 +386,8 @@ impl ViewerPeer {
             counters: counters.clone(),
             local_priorities: local_priorities.clone(),
         });
-        let bind: Vec<String> = cfg.bind.iter().map(|a| a.to_string()).collect();
+        let plan = super::interfaces::plan(&cfg.bind, &super::interfaces::local_interfaces());
+        let bind: Vec<String> = plan.bind.iter().map(|a| a.to_string()).collect();
         let pc = PeerConnectionBuilder::new()
             .with_configuration(config)
             .with_media_engine(me)
@@ -415,6 +419,7 @@ impl ViewerPeer {
             local_priorities,
             remote_types: Mutex::new(HashMap::new()),
             remote_ends: Mutex::new(HashMap::new()),
+            local_addresses: plan.addresses,
         })
     }
 
@@ -713,6 +718,11 @@ impl ViewerPeer {
             .ok()?
             .get(&(address.to_owned(), port))
             .copied()
+    }
+
+    /// The local addresses host candidates are gathered on (wildcards expanded, interfaces named).
+    pub fn local_addresses(&self) -> &[LocalAddress] {
+        &self.local_addresses
     }
 
     /// Total RTP packets read from all tracks.

@@ -3,4 +3,5 @@
 mod netlab;
 
 mod diagnosis_natlab;
+mod gather;
 mod natlab;

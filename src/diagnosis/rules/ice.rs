@@ -5,6 +5,15 @@ use super::*;
 /// The rules of this topic, declared once (the catalogue and the order are derived from them).
 pub(super) const RULES: &[Rule] = &[
     Rule::new(
+        "candidates-cannot-pair",
+        "local and remote candidates share no address family (IPv4/IPv6) or no transport (UDP/TCP): no pair can form",
+        Check::Attempt {
+            order: 28,
+            f: candidates_cannot_pair,
+        },
+    )
+    .explains_ice_failure(),
+    Rule::new(
         "no-remote-candidates",
         "the server answered but sent no ICE candidate at all",
         Check::Attempt {
@@ -21,7 +30,8 @@ pub(super) const RULES: &[Rule] = &[
             f: server_private_addresses,
         },
     )
-    .explains_ice_failure(),
+    .explains_ice_failure()
+    .suppressed_by("candidates-cannot-pair"),
     Rule::new(
         "no-stun-response",
         "signaling worked, checks went out to the server's candidates, and no STUN response came back",
@@ -87,6 +97,111 @@ pub(super) const RULES: &[Rule] = &[
         },
     ),
 ];
+
+/// `IPv4`/`IPv6` of a candidate address, `None` for a name (mDNS) or anything unparsable.
+fn family(address: &str) -> Option<&'static str> {
+    match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => Some("IPv4"),
+        Ok(std::net::IpAddr::V6(_)) => Some("IPv6"),
+        Err(_) => None,
+    }
+}
+
+/// The sorted, deduplicated (family, transport) of candidates; `None` if any address is a name.
+fn kinds<'a>(
+    cands: impl Iterator<Item = &'a crate::event::Candidate>,
+) -> Option<Vec<(&'static str, String)>> {
+    let mut v = Vec::new();
+    for c in cands {
+        let k = (family(&c.address)?, c.protocol.to_ascii_lowercase());
+        if !v.contains(&k) {
+            v.push(k);
+        }
+    }
+    v.sort();
+    Some(v)
+}
+
+/// `candidates-cannot-pair`: the local and the remote candidates have no address family or no
+/// transport in common, so the stack has no pair to check (IPv4 only here, IPv6 only on the server;
+/// or UDP only against TCP only). ICE did not connect.
+pub(super) fn candidates_cannot_pair(cx: &Ctx) -> Option<Finding> {
+    let a = cx.a;
+    if a.ice_connected() || !a.answered() || a.remote_total() == 0 || a.local().next().is_none() {
+        return None;
+    }
+    if !(a.no_pairs_warning || cx.ice_settled()) {
+        return None;
+    }
+    let local = kinds(a.local())?;
+    let remote = kinds(a.remote())?;
+    if remote.is_empty() || local.iter().any(|k| remote.contains(k)) {
+        return None;
+    }
+    let fams = |v: &[(&'static str, String)]| {
+        let mut f: Vec<&str> = v.iter().map(|k| k.0).collect();
+        f.dedup();
+        f
+    };
+    let protos = |v: &[(&'static str, String)]| {
+        let mut p: Vec<String> = v.iter().map(|k| k.1.clone()).collect();
+        p.sort();
+        p.dedup();
+        p
+    };
+    let (lf, rf) = (fams(&local), fams(&remote));
+    let family_mismatch = !lf.iter().any(|f| rf.contains(f));
+    let what = if family_mismatch {
+        format!(
+            "address families do not match (here {}, the server {})",
+            lf.join("+"),
+            rf.join("+")
+        )
+    } else {
+        format!(
+            "no common transport (here {}, the server {})",
+            protos(&local).join("+"),
+            protos(&remote).join("+")
+        )
+    };
+    let mut ev: Vec<String> = a
+        .local()
+        .take(4)
+        .map(|c| format!("local candidate {}", fmt_candidate(c)))
+        .collect();
+    ev.extend(
+        a.remote()
+            .take(4)
+            .map(|c| format!("server candidate {}", fmt_candidate(c))),
+    );
+    if !a.local_addresses.is_empty() {
+        ev.push(format!(
+            "gathered on: {}",
+            list(
+                a.local_addresses.iter().map(|l| if l.interface.is_empty() {
+                    l.address.clone()
+                } else {
+                    format!("{} {}", l.interface, l.address)
+                }),
+                6
+            )
+        ));
+    }
+    if a.no_pairs_warning {
+        ev.push("the WebRTC stack reported no candidate pair to check".into());
+    }
+    let fix = if family_mismatch {
+        "Gather on the server's address family: drop a --bind that restricts it (by default rtcscope gathers IPv4 and IPv6, and loopback for a loopback server), or make the server offer an address of the other family (e.g. listen on both 127.0.0.1 and ::1, or set MediaMTX webrtcIPsFromInterfaces / webrtcAdditionalHosts)."
+    } else {
+        "Offer a common transport: enable UDP on the server (MediaMTX webrtcLocalUDPAddress) or ICE-TCP on both sides, or use a TURN server."
+    };
+    Some(finding(
+        Severity::Error,
+        &format!("Local and remote candidates cannot pair: {what}"),
+        ev,
+        Some(fix),
+    ))
+}
 
 /// The remote candidates' IP classes, and whether each is reachable from one of our host addresses.
 pub(super) fn remote_reachability(a: &Attempt) -> Vec<(String, AddrClass, bool)> {
