@@ -180,6 +180,8 @@ pub struct ViewerPeer {
     /// Remote pair ends resolved from the ICE transport, by candidate id: the agent forgets its
     /// candidates when ICE fails, the stats keep the pairs, so what was resolved once is kept.
     remote_ends: Mutex<HashMap<String, PairEnd>>,
+    /// Whether an audio transceiver was added.
+    audio: bool,
     /// The addresses host candidates are gathered on.
     local_addresses: Vec<LocalAddress>,
 }
@@ -194,6 +196,27 @@ struct Handler {
     tx: mpsc::UnboundedSender<PeerEvent>,
     counters: Arc<MediaCounters>,
     local_priorities: Arc<Mutex<HashMap<(String, u16), u32>>>,
+    /// Whether an audio transceiver was added (else every track is video).
+    audio: bool,
+}
+
+/// `video` or `audio` for a known kind.
+fn kind_name(kind: RtpCodecKind) -> Option<&'static str> {
+    match kind {
+        RtpCodecKind::Video => Some("video"),
+        RtpCodecKind::Audio => Some("audio"),
+        _ => None,
+    }
+}
+
+/// `video` or `audio` from a codec MIME type (`video/VP8`).
+fn kind_of_mime(mime: &str) -> Option<&'static str> {
+    let top = mime.split('/').next().unwrap_or("").to_ascii_lowercase();
+    match top.as_str() {
+        "video" => Some("video"),
+        "audio" => Some("audio"),
+        _ => None,
+    }
 }
 
 #[async_trait::async_trait]
@@ -243,7 +266,24 @@ impl PeerConnectionEventHandler for Handler {
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let kind = track.kind().await.to_string();
+        // The track's kind, else its codec's, else the transceivers' (video only unless --audio): a
+        // track created for an SSRC the SDP did not declare (GStreamer, libnice senders) can come
+        // with an unspecified kind. Never "Unspecified".
+        let mut kind = kind_name(track.kind().await).map(str::to_owned);
+        if kind.is_none() {
+            for ssrc in track.ssrcs().await {
+                if let Some(k) = track
+                    .codec(ssrc)
+                    .await
+                    .and_then(|c| kind_of_mime(&c.mime_type))
+                {
+                    kind = Some(k.to_owned());
+                    break;
+                }
+            }
+        }
+        let known = kind.is_some();
+        let kind = kind.unwrap_or_else(|| if self.audio { "unknown" } else { "video" }.to_owned());
         let track_id = track.track_id().await;
         let _ = self.tx.send(PeerEvent::Track {
             kind: kind.clone(),
@@ -269,8 +309,15 @@ impl PeerConnectionEventHandler for Handler {
                     None => {
                         let m = track.codec(ssrc).await.map(|c| c.mime_type);
                         seen.insert(ssrc, m.clone());
+                        let kind = if known {
+                            kind.clone()
+                        } else {
+                            m.as_deref()
+                                .and_then(kind_of_mime)
+                                .map_or_else(|| kind.clone(), str::to_owned)
+                        };
                         let _ = tx.send(PeerEvent::FirstRtp {
-                            kind: kind.clone(),
+                            kind,
                             ssrc,
                             payload_type: pkt.header.payload_type,
                         });
@@ -385,6 +432,7 @@ impl ViewerPeer {
             tx: events,
             counters: counters.clone(),
             local_priorities: local_priorities.clone(),
+            audio: cfg.audio,
         });
         let plan = super::interfaces::plan(&cfg.bind, &super::interfaces::local_interfaces());
         let bind: Vec<String> = plan.bind.iter().map(|a| a.to_string()).collect();
@@ -419,6 +467,7 @@ impl ViewerPeer {
             local_priorities,
             remote_types: Mutex::new(HashMap::new()),
             remote_ends: Mutex::new(HashMap::new()),
+            audio: cfg.audio,
             local_addresses: plan.addresses,
         })
     }
@@ -646,7 +695,10 @@ impl ViewerPeer {
             let codec = codecs.get(&rtp.codec_id).cloned();
             sample.tracks.push(RawTrackStats {
                 ssrc: rtp.ssrc,
-                kind: rtp.kind.to_string(),
+                kind: kind_name(rtp.kind)
+                    .or_else(|| codec.as_ref().and_then(|c| kind_of_mime(&c.0)))
+                    .unwrap_or(if self.audio { "unknown" } else { "video" })
+                    .to_owned(),
                 codec: codec.as_ref().map(|c| c.0.clone()),
                 clock_rate: codec.as_ref().map(|c| c.1),
                 mid: s.mid.clone(),
@@ -735,5 +787,20 @@ impl ViewerPeer {
         if let Err(e) = self.pc.close().await {
             tracing::debug!("closing the peer connection: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+
+    #[test]
+    fn kinds_from_the_track_or_the_codec_never_unspecified() {
+        assert_eq!(kind_name(RtpCodecKind::Video), Some("video"));
+        assert_eq!(kind_name(RtpCodecKind::Audio), Some("audio"));
+        assert_eq!(kind_name(RtpCodecKind::Unspecified), None);
+        assert_eq!(kind_of_mime("video/H264"), Some("video"));
+        assert_eq!(kind_of_mime("AUDIO/opus"), Some("audio"));
+        assert_eq!(kind_of_mime(""), None);
     }
 }
