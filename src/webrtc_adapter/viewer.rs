@@ -402,7 +402,12 @@ impl ViewerPeer {
             // webrtc-rs waits 1 s before nominating a peer-reflexive pair. A server's first checks
             // usually arrive before its trickled candidate does, so on a LAN every connection would
             // take an extra second that a browser viewer does not: nominate as a browser would.
-            .with_prflx_acceptance_min_wait(Some(std::time::Duration::ZERO));
+            .with_prflx_acceptance_min_wait(Some(std::time::Duration::ZERO))
+            // Checks paced as a browser paces them (see `ICE_CHECK_INTERVAL`).
+            .with_ice_connection_attempts(
+                Some(super::ICE_CHECK_INTERVAL),
+                Some(super::ICE_MAX_BINDING_REQUESTS),
+            );
         if let Some(t) = cfg.ice_timeouts {
             se = se.with_ice_timeouts(Some(t.disconnected), Some(t.failed), Some(t.keepalive));
         }

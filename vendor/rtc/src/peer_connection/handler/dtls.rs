@@ -396,6 +396,15 @@ impl<'a>
                         dtls_handshake_config,
                         None,
                     )?;
+                    // rtcscope patch: send the first flight (ClientHello) now; it used to wait in
+                    // the endpoint for the next `handle_timeout`.
+                    while let Some(transmit) = dtls_endpoint.poll_transmit() {
+                        self.ctx.write_outs.push_back(TaggedRTCMessageInternal {
+                            now: transmit.now,
+                            transport: transmit.transport,
+                            message: RTCMessageInternal::Dtls(DTLSMessage::Raw(transmit.message)),
+                        });
+                    }
                 };
             }
         } else {

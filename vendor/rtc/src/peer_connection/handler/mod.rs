@@ -497,6 +497,13 @@ impl sansio::Protocol<TaggedBytesMut, TaggedRTCMessage, TaggedRTCEvent> for RTCP
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {
+        // rtcscope patch: packets queued while events were handled (the DTLS client's first flight,
+        // started from `poll_event` when ICE connects) are due now, not at the next timer (the ICE
+        // agent's 200 ms tick): without this, DTLS completes about 200 ms after ICE.
+        self.flush_writes();
+        if !self.pipeline_context.write_outs.is_empty() {
+            return Some(self.pipeline_context.now);
+        }
         let mut eto: Option<Instant> = None;
         for_each_handler!(forward: process_handler!(self, handler, {
             if let Some(next) = handler.poll_timeout() {
