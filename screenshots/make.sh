@@ -25,7 +25,7 @@ python3 -c 'import PIL' 2>/dev/null \
   || { echo "install Pillow (pip install pillow)" >&2; exit 1; }
 
 cargo build --quiet
-BIN=$PWD/target/debug/rtcscope
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/debug/rtcscope
 SOCK=rtcscope-shots-$$
 TMP=$(mktemp -d)
 SERVE_PID=

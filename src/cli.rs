@@ -282,8 +282,9 @@ pub struct ViewerOptions {
     #[arg(long)]
     pub insecure: bool,
 
-    /// Local address(es) for ICE host candidates (repeatable), e.g. `0.0.0.0:0` or `192.168.1.5:40000`.
-    /// Default: `127.0.0.1:0` when the server is on loopback, otherwise `0.0.0.0:0` (every non-loopback interface).
+    /// Local address(es) for ICE host candidates (repeatable), e.g. `0.0.0.0:0` or `192.168.1.5:40000`; a
+    /// wildcard means every non-loopback, non-link-local interface of its family. Default, as a browser:
+    /// `0.0.0.0:0` and `[::]:0`, plus `127.0.0.1:0` and `[::1]:0` when the server is on loopback.
     #[arg(long = "bind", value_name = "ADDR")]
     pub bind: Vec<SocketAddr>,
 

@@ -1,6 +1,6 @@
 //! Turning command-line arguments into engine configuration (pure: no I/O).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use crate::cli::{IceTransportPolicy, ProtocolChoice, ViewerOptions, parse_duration};
@@ -73,6 +73,7 @@ pub fn engine_config(url: &str, opts: &ViewerOptions) -> Result<EngineConfig, Us
             ice_restart_on_failed: whep,
         },
         stats_interval: Duration::from_secs(1),
+        checklist_interval: Duration::from_millis(250),
         stack_warnings: false,
         probe: !opts.no_probe,
         show_secrets: opts.show_secrets,
@@ -118,21 +119,30 @@ pub fn signaling_target(
     }
 }
 
-/// Where to gather host candidates when `--bind` is not given: loopback when the server is on loopback
-/// (webrtc-rs skips loopback interfaces for a wildcard bind), otherwise every non-loopback interface.
+/// Where to gather host candidates when `--bind` is not given, as a browser does: every usable interface,
+/// IPv4 and IPv6 (`0.0.0.0:0` and `[::]:0`, which the adapter expands to each non-loopback, non-link-local
+/// interface), plus loopback (`127.0.0.1` and `::1`) when the server is on loopback. A sender on this
+/// machine may offer a loopback address, or only its LAN, bridge or IPv6 address (libnice-based senders
+/// gather no loopback candidate): with both, some pair can form either way.
 pub fn default_bind(url: &url::Url) -> Vec<SocketAddr> {
     let loopback = match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.');
+            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+        }
         None => false,
     };
-    let ip = if loopback {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    } else {
-        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-    };
-    vec![SocketAddr::new(ip, 0)]
+    let mut bind = vec![
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+        SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
+    ];
+    if loopback {
+        bind.push(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0));
+        bind.push(SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 0));
+    }
+    bind
 }
 
 /// `Name: value` → (name, value), validated as an HTTP header.
@@ -201,19 +211,38 @@ mod tests {
     }
 
     #[test]
-    fn bind_follows_the_server() {
-        let u = |s: &str| url::Url::parse(s).unwrap();
-        assert_eq!(
-            default_bind(&u("ws://127.0.0.1:8889/cam/ws")),
-            vec!["127.0.0.1:0".parse::<SocketAddr>().unwrap()]
-        );
-        assert_eq!(
-            default_bind(&u("ws://localhost:8889/cam/ws")),
-            vec!["127.0.0.1:0".parse::<SocketAddr>().unwrap()]
-        );
-        assert_eq!(
-            default_bind(&u("ws://198.51.100.7:8889/cam/ws")),
-            vec!["0.0.0.0:0".parse::<SocketAddr>().unwrap()]
-        );
+    fn bind_gathers_everywhere_and_adds_loopback_for_a_loopback_server() {
+        let everywhere = ["0.0.0.0:0", "[::]:0"];
+        let with_loopback = ["0.0.0.0:0", "[::]:0", "127.0.0.1:0", "[::1]:0"];
+        let table: &[(&str, &[&str])] = &[
+            ("ws://127.0.0.1:8889/cam/ws", &with_loopback),
+            ("ws://127.9.9.9:8889/cam/ws", &with_loopback),
+            ("ws://[::1]:9702/cam/ws", &with_loopback),
+            ("ws://localhost:8889/cam/ws", &with_loopback),
+            ("http://LOCALHOST.:8889/cam/whep", &with_loopback),
+            ("http://cam.localhost:8889/cam/whep", &with_loopback),
+            ("ws://198.51.100.7:8889/cam/ws", &everywhere),
+            ("ws://[2001:db8::7]:8889/cam/ws", &everywhere),
+            ("https://cam.example.org/cam/whep", &everywhere),
+            ("ws://localhost.example.org/cam/ws", &everywhere),
+        ];
+        for (url, want) in table {
+            let want: Vec<SocketAddr> = want.iter().map(|a| a.parse().unwrap()).collect();
+            assert_eq!(default_bind(&url::Url::parse(url).unwrap()), want, "{url}");
+        }
+    }
+
+    #[test]
+    fn an_explicit_bind_replaces_the_default() {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from([
+            "rtcscope",
+            "--bind",
+            "127.0.0.1:0",
+            "ws://127.0.0.1:8889/cam/ws",
+        ])
+        .unwrap();
+        let cfg = engine_config("ws://127.0.0.1:8889/cam/ws", &cli.view.viewer).unwrap();
+        assert_eq!(cfg.bind, vec!["127.0.0.1:0".parse::<SocketAddr>().unwrap()]);
     }
 }

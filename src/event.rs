@@ -167,6 +167,18 @@ pub struct Candidate {
     pub url: Option<String>,
 }
 
+/// One local address the viewer gathers host candidates on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalAddress {
+    /// Interface name (`eth0`, `lo`); empty when the address is on no listed interface (a bare wildcard).
+    pub interface: String,
+    /// The IP address.
+    pub address: String,
+    /// A virtual adapter (container bridge, veth, VPN or overlay tunnel, hypervisor network), by its name.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub virtual_adapter: bool,
+}
+
 /// Where an ICE server entry came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -248,6 +260,10 @@ pub struct CandidatePair {
     pub bytes_sent: u64,
     /// Bytes received over the pair.
     pub bytes_received: u64,
+    /// The pair belongs to an earlier ICE generation: after an ICE restart its local candidate's ufrag
+    /// is no longer the current one (the stack keeps its last counters).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub stale: bool,
 }
 
 /// One side of a candidate pair.
@@ -521,6 +537,12 @@ pub enum Event {
         /// `all` or `relay`.
         policy: String,
     },
+    /// The local addresses host candidates are gathered on (the bind addresses, wildcards expanded to the
+    /// machine's interfaces), once per peer connection.
+    LocalAddresses {
+        /// The addresses, in bind order.
+        addresses: Vec<LocalAddress>,
+    },
     /// A local candidate was gathered.
     LocalCandidate {
         /// The candidate.
@@ -552,10 +574,35 @@ pub enum Event {
         /// The new state, as the W3C names it (`connected`, `have-local-offer`, …).
         state: String,
     },
-    /// The candidate-pair checklist, whenever it changed (state, nomination, counters).
+    /// The whole candidate-pair checklist with its counters: after a poll that saw a transition
+    /// (`pair_added`, `pair_state_changed`, …), else at most once a second while a counter moves.
     CandidatePairs {
-        /// All pairs of the current attempt.
+        /// All pairs of the current attempt (those of an earlier ICE generation marked `stale`).
         pairs: Vec<CandidatePair>,
+    },
+    /// A candidate pair appeared in the checklist (first seen in a stats poll).
+    PairAdded {
+        /// The pair, as first seen.
+        pair: CandidatePair,
+    },
+    /// A candidate pair changed state (`waiting`, `in-progress`, `succeeded`, `failed`).
+    PairStateChanged {
+        /// Stats id of the pair.
+        id: String,
+        /// The state before.
+        from: String,
+        /// The state now.
+        to: String,
+    },
+    /// A candidate pair was nominated.
+    PairNominated {
+        /// Stats id of the pair.
+        id: String,
+    },
+    /// Pairs that belong to an earlier ICE generation (after an ICE restart), from now on `stale`.
+    PairsSuperseded {
+        /// Stats ids of the pairs.
+        ids: Vec<String>,
     },
     /// The selected candidate pair changed.
     SelectedPair {
@@ -729,11 +776,16 @@ impl Event {
             Event::MessageSent { .. } => "message_sent",
             Event::MessageReceived { .. } => "message_received",
             Event::IceServers { .. } => "ice_servers",
+            Event::LocalAddresses { .. } => "local_addresses",
             Event::LocalCandidate { .. } => "local_candidate",
             Event::LocalGatheringComplete => "local_gathering_complete",
             Event::RemoteCandidate { .. } => "remote_candidate",
             Event::StateChanged { .. } => "state_changed",
             Event::CandidatePairs { .. } => "candidate_pairs",
+            Event::PairAdded { .. } => "pair_added",
+            Event::PairStateChanged { .. } => "pair_state_changed",
+            Event::PairNominated { .. } => "pair_nominated",
+            Event::PairsSuperseded { .. } => "pairs_superseded",
             Event::SelectedPair { .. } => "selected_pair",
             Event::TrackAdded { .. } => "track_added",
             Event::FirstMedia { .. } => "first_media",

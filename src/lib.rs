@@ -5,7 +5,8 @@
 //!   It emits one ordered, timestamped stream of [`event::Stamped`] events.
 //! - [`session`] is the sans-IO negotiation/restart state machine the engine drives.
 //! - [`signaling`] holds one sans-IO signaling client per protocol (WebSocket reader, WHEP) the engine drives.
-//! - [`proto`] holds the pure parsers and writers of the signaling protocols.
+//! - [`proto`] holds the pure parsers and writers of the signaling protocols; [`checklist`] turns
+//!   successive polls of the ICE checklist into events (sans-IO).
 //! - [`analysis`] is the one pure fold of the stream (`Analysis::apply`): it holds the [`model`] (the
 //!   reducer, `Model::apply`), and gives the [`diagnosis`] (rules read the model) and the [`Outcome`]
 //!   (the exit code). [`tui`], headless mode and [`report`] all read it.
@@ -15,6 +16,7 @@
 
 pub mod analysis;
 pub mod app;
+pub mod checklist;
 pub mod cli;
 pub mod config;
 pub mod diagnosis;

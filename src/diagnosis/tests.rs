@@ -289,6 +289,7 @@ fn pair(local: &str, remote: &str, requests: u64, responses: u64) -> CandidatePa
         responses_sent: requests,
         bytes_sent: 100,
         bytes_received: 100_000,
+        stale: false,
     }
 }
 
@@ -609,7 +610,9 @@ fn no_stun_response_with_and_without_pair_counters() {
     s.at(11_000.0).state(StateKind::PeerConnection, "failed");
     let f = s.get("no-stun-response");
     assert!(
-        f.evidence.iter().any(|e| e.contains("12 requests sent")),
+        f.evidence
+            .iter()
+            .any(|e| e.contains("1 pair, 12 checks sent, 0 responses")),
         "{f:?}"
     );
     // A response on a pair: not this rule.
@@ -1051,4 +1054,36 @@ fn rule_declarations_are_consistent() {
     orders.sort_unstable();
     orders.dedup();
     assert_eq!(orders.len(), n, "each attempt rule has its own place");
+}
+
+#[test]
+fn candidates_that_cannot_pair_are_named_with_their_families() {
+    // IPv4 here, IPv6 only on the server (the `[::1]` case): not a generic ice-failed.
+    let mut s = checking(vec![host("127.0.0.1", 5000)], vec![host("::1", 8189)], &[]);
+    s.at(11_000.0).state(StateKind::PeerConnection, "failed");
+    let f = s.get("candidates-cannot-pair");
+    assert!(f.title.contains("address families do not match"), "{f:?}");
+    assert!(f.title.contains("here IPv4, the server IPv6"), "{f:?}");
+    let ids = s.ids();
+    assert!(!ids.contains(&"ice-failed"), "{ids:?}");
+    assert!(!ids.contains(&"server-private-addresses"), "{ids:?}");
+    // UDP here, TCP only there.
+    let mut tcp = host("198.51.100.7", 8189);
+    tcp.protocol = "tcp".into();
+    let mut s = checking(vec![host("198.51.100.2", 5000)], vec![tcp], &[]);
+    s.at(11_000.0).state(StateKind::PeerConnection, "failed");
+    let f = s.get("candidates-cannot-pair");
+    assert!(f.title.contains("no common transport"), "{f:?}");
+    // A family in common: silent, even with others that do not match.
+    let mut s = checking(
+        vec![host("127.0.0.1", 5000), host("::1", 5001)],
+        vec![host("::1", 8189)],
+        &[],
+    );
+    s.at(11_000.0).state(StateKind::PeerConnection, "failed");
+    assert!(!s.ids().contains(&"candidates-cannot-pair"));
+    // Still checking within the grace period: not yet.
+    let mut s = checking(vec![host("127.0.0.1", 5000)], vec![host("::1", 8189)], &[]);
+    s.at(1_000.0).stack("x");
+    assert!(!s.ids().contains(&"candidates-cannot-pair"));
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::ws_client::{ConnectError, Incoming, WsConnection};
-use crate::event::CandidatePair;
+use crate::checklist;
 use crate::signaling::HttpResponse;
 use crate::webrtc_adapter::viewer::{PeerEvent, ViewerPeer};
 
@@ -50,7 +50,10 @@ pub(super) struct Attempt {
     pub(super) connect_task: Option<tokio::task::JoinHandle<()>>,
     pub(super) peer: Option<Arc<ViewerPeer>>,
     pub(super) peer_rx: Option<mpsc::UnboundedReceiver<PeerEvent>>,
-    pub(super) last_pairs: Vec<CandidatePair>,
+    /// The checklist as polled so far: turns polls into pair events.
+    pub(super) checklist: checklist::Tracker,
+    /// When the stats were last polled in full (tracks and transport; the checklist is polled faster).
+    pub(super) last_full_poll: Option<Instant>,
     pub(super) selected_id: String,
     pub(super) selected_complete: bool,
     pub(super) dtls_state: String,
@@ -79,7 +82,8 @@ impl Attempt {
             connect_task: None,
             peer: None,
             peer_rx: None,
-            last_pairs: Vec::new(),
+            checklist: checklist::Tracker::new(Duration::from_secs(1)),
+            last_full_poll: None,
             selected_id: String::new(),
             selected_complete: false,
             dtls_state: String::new(),

@@ -126,6 +126,9 @@ pub struct EngineConfig {
     pub policy: Policy,
     /// How often stats are polled.
     pub stats_interval: Duration,
+    /// How often stats are polled while ICE is new, checking or disconnected, to catch the checklist's
+    /// transitions (a pair fails after about 1.6 s of checks); at most `stats_interval` otherwise.
+    pub checklist_interval: Duration,
     /// Probe every ICE server the session uses (STUN binding, TURN allocate, also over TCP/TLS) alongside
     /// the negotiation, once per server per session, as `probe_result` events.
     pub probe: bool,
@@ -342,7 +345,12 @@ impl Driver {
         self.session.start(now);
         self.run_actions().await;
         let mut stack_rx = self.cfg.stack_warnings.then(stack_log::subscribe);
-        let mut stats_tick = tokio::time::interval(self.cfg.stats_interval);
+        let mut stats_tick = tokio::time::interval(
+            self.cfg
+                .checklist_interval
+                .min(self.cfg.stats_interval)
+                .max(Duration::from_millis(10)),
+        );
         stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut commands_open = true;
 

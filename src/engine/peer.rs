@@ -168,6 +168,10 @@ impl Driver {
             Ok(p) => Arc::new(p),
             Err(e) => return Err(PeerFailure::Build(e.to_string())),
         };
+        self.emit(Event::LocalAddresses {
+            addresses: peer.local_addresses().to_vec(),
+        })
+        .await;
         if let Some(a) = self.attempt.as_mut() {
             a.peer = Some(peer.clone());
             a.peer_rx = Some(prx);

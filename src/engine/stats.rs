@@ -1,30 +1,57 @@
-//! Stats polling: candidate pairs, DTLS state and transport, the selected pair, per-track rates, as
-//! events when they change.
+//! Stats polling: the candidate-pair checklist (through [`crate::checklist::Tracker`]), DTLS state and
+//! transport, the selected pair, per-track rates, as events when they change.
+//!
+//! The poll runs every `checklist_interval` (250 ms) while ICE is new, checking or disconnected, so
+//! the checklist's transitions show as they happen, and every `stats_interval` (1 s) otherwise.
+//! Track rates are sampled every `stats_interval` whatever the ICE state.
 
 use std::time::Instant;
 
 use super::Driver;
 use super::attempt::TrackPrev;
+use crate::checklist::PolledPair;
 use crate::event::{Event, StateKind, TrackStats};
 use crate::webrtc_adapter::viewer::StatsSample;
 
 impl Driver {
     pub(super) async fn poll_stats(&mut self) {
-        let Some(peer) = self.attempt.as_ref().and_then(|a| a.peer.clone()) else {
+        let Some(a) = self.attempt.as_ref() else {
             return;
         };
+        let Some(peer) = a.peer.clone() else {
+            return;
+        };
+        let checking = matches!(
+            a.ice_state.as_str(),
+            "" | "new" | "checking" | "disconnected"
+        );
+        let started = Instant::now();
+        // Ticks come every `checklist_interval`: half of one is the slack for a tick that comes early.
+        let full_due = a.last_full_poll.is_none_or(|t| {
+            started.duration_since(t) + self.cfg.checklist_interval / 2 >= self.cfg.stats_interval
+        });
+        if !checking && !full_due {
+            return;
+        }
         let sample: StatsSample = peer.stats().await;
         let now = Instant::now();
+        let at = self.now();
         let Some(a) = self.attempt.as_mut() else {
             return;
         };
-        let mut out = Vec::new();
-        if !sample.pairs.is_empty() && sample.pairs != a.last_pairs {
-            a.last_pairs = sample.pairs.clone();
-            out.push(Event::CandidatePairs {
-                pairs: sample.pairs.clone(),
-            });
-        }
+        let polled: Vec<PolledPair> = sample
+            .pairs
+            .iter()
+            .map(|p| PolledPair {
+                pair: p.pair.clone(),
+                local_ufrag: p.local_ufrag.clone(),
+            })
+            .collect();
+        let ufrag = sample
+            .transport
+            .as_ref()
+            .map_or("", |t| t.local_ufrag.as_str());
+        let mut out: Vec<Event> = a.checklist.poll(&polled, ufrag, at);
         if let Some(t) = &sample.transport {
             if t.dtls_state != a.dtls_state && !t.dtls_state.is_empty() {
                 a.dtls_state = t.dtls_state.clone();
@@ -45,7 +72,11 @@ impl Driver {
             // Report a new selection, and once more when both of its ends become known (a prflx remote
             // is only reachable through the receiver's transport, which appears with the first track).
             if !t.selected_pair_id.is_empty()
-                && let Some(pair) = sample.pairs.iter().find(|p| p.id == t.selected_pair_id)
+                && let Some(pair) = sample
+                    .pairs
+                    .iter()
+                    .map(|p| &p.pair)
+                    .find(|p| p.id == t.selected_pair_id)
                 && (t.selected_pair_id != a.selected_id
                     || (!a.selected_complete && pair.local.is_some() && pair.remote.is_some()))
             {
@@ -57,7 +88,11 @@ impl Driver {
                 });
             }
         }
-        for t in &sample.tracks {
+        if full_due {
+            a.last_full_poll = Some(started);
+        }
+        let tracks = if full_due { &sample.tracks[..] } else { &[] };
+        for t in tracks {
             let total = t.bytes_received + t.header_bytes_received;
             let bitrate_bps = match a.tracks.get(&t.ssrc) {
                 Some(prev) => {

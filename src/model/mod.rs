@@ -16,8 +16,8 @@ pub mod sdp;
 
 use crate::event::{
     Candidate, CandidatePair, CandidateType, Direction, EndReason, ErrorSource, Event,
-    IceServerInfo, MessageKind, PairEnd, Phase, Protocol, RestartCause, SkippedIceServer, Stamped,
-    StateKind, TrackStats,
+    IceServerInfo, LocalAddress, MessageKind, PairEnd, Phase, Protocol, RestartCause,
+    SkippedIceServer, Stamped, StateKind, TrackStats,
 };
 
 pub use evidence::{AttemptEnd, AttemptTrack, Closed, HttpFailure, PostAnswer, cause_key, cut};
@@ -33,6 +33,8 @@ pub const RESTART_CAP: usize = 1000;
 pub const CANDIDATE_CAP: usize = 256;
 /// Candidate pairs kept per attempt.
 pub const PAIR_CAP: usize = 256;
+/// Candidate pairs kept with each restart entry (the checklist of the attempt that ended).
+pub const RESTART_CHECKLIST_CAP: usize = 64;
 /// Bitrate samples kept per track (15 minutes at 1 Hz).
 pub const BITRATE_HISTORY_CAP: usize = 900;
 /// RTT samples kept for the selected pair.
@@ -43,6 +45,8 @@ pub const PAIR_CHANGE_CAP: usize = 200;
 pub const TRACK_CAP: usize = 16;
 /// ICE servers (and, separately, skipped ones) kept per attempt.
 pub const ICE_SERVER_CAP: usize = 32;
+/// Local (gathering) addresses kept per attempt.
+pub const LOCAL_ADDRESS_CAP: usize = 64;
 
 /// A step of an attempt's negotiation, in the order it normally happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -344,6 +348,81 @@ impl SelectedPair {
     }
 }
 
+/// One row of an attempt's checklist: the pair and when its state last changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairRow {
+    /// The pair, latest: state and nomination from the transition events, counters from the summaries.
+    pub pair: CandidatePair,
+    /// Session time of its last state change (or of when it was first seen).
+    pub state_since_ms: f64,
+}
+
+/// Totals over the checklist of the current ICE generation (pairs marked `stale` left out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChecklistTally {
+    /// Pairs.
+    pub pairs: usize,
+    /// Pairs in state `failed`.
+    pub failed: usize,
+    /// Pairs in state `succeeded`.
+    pub succeeded: usize,
+    /// Pairs still `waiting` or `in-progress`.
+    pub pending: usize,
+    /// STUN checks (binding requests) sent over all pairs.
+    pub requests_sent: u64,
+    /// STUN binding requests received over all pairs.
+    pub requests_received: u64,
+    /// STUN responses received over all pairs.
+    pub responses_received: u64,
+    /// Pairs of an earlier ICE generation, left out of the above.
+    pub stale: usize,
+}
+
+impl ChecklistTally {
+    /// The tally of `rows`.
+    pub fn of(rows: &[PairRow]) -> Self {
+        let mut t = ChecklistTally::default();
+        for r in rows {
+            let p = &r.pair;
+            if p.stale {
+                t.stale += 1;
+                continue;
+            }
+            t.pairs += 1;
+            match p.state.as_str() {
+                "failed" => t.failed += 1,
+                "succeeded" => t.succeeded += 1,
+                _ => t.pending += 1,
+            }
+            t.requests_sent += p.requests_sent;
+            t.requests_received += p.requests_received;
+            t.responses_received += p.responses_received;
+        }
+        t
+    }
+
+    /// In words: "12 pairs, 96 checks sent, 0 responses; every pair failed".
+    pub fn describe(&self) -> String {
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut s = format!(
+            "{}, {} sent, {}",
+            plural(self.pairs as u64, "pair", "pairs"),
+            plural(self.requests_sent, "check", "checks"),
+            plural(self.responses_received, "response", "responses"),
+        );
+        if self.pairs > 0 && self.failed == self.pairs {
+            s.push_str("; every pair failed");
+        } else if self.pairs > 0 {
+            s.push_str(&format!(
+                "; {} succeeded, {} failed, {} pending",
+                self.succeeded, self.failed, self.pending
+            ));
+        }
+        s
+    }
+}
+
 /// Average RTT of a pair in ms, when it has responses.
 pub fn avg_rtt_ms(p: &CandidatePair) -> Option<f64> {
     (p.responses_received > 0 && p.total_rtt_ms > 0.0)
@@ -408,14 +487,16 @@ pub struct Attempt {
     pub signaling: Option<SignalingStatus>,
     /// ICE servers.
     pub ice_servers: Option<IceServers>,
+    /// The local addresses host candidates are gathered on (bounded by [`LOCAL_ADDRESS_CAP`]).
+    pub local_addresses: Vec<LocalAddress>,
     /// Local candidates (bounded; see `local_total`).
     pub local_candidates: Ring<LocalCandidate>,
     /// Remote candidates (bounded).
     pub remote_candidates: Ring<RemoteCandidate>,
     /// When local gathering completed.
     pub gathering_complete_ms: Option<f64>,
-    /// The latest checklist.
-    pub pairs: Vec<CandidatePair>,
+    /// The latest checklist (bounded by [`PAIR_CAP`]), in the order the stack lists it.
+    pub pairs: Vec<PairRow>,
     /// The selected pair.
     pub selected: Option<SelectedPair>,
     /// First media.
@@ -489,6 +570,11 @@ pub struct Attempt {
 }
 
 impl Attempt {
+    /// Totals over the checklist of the current ICE generation.
+    pub fn checklist_tally(&self) -> ChecklistTally {
+        ChecklistTally::of(&self.pairs)
+    }
+
     fn new(number: u32, started_ms: f64) -> Self {
         Attempt {
             number,
@@ -503,6 +589,7 @@ impl Attempt {
             pairs: Vec::new(),
             selected: None,
             first_media: None,
+            local_addresses: Vec::new(),
             transport: None,
             offer_sdp: None,
             answer_sdp: None,
@@ -772,6 +859,10 @@ pub struct RestartEntry {
     pub pause_ms: f64,
     /// Time from this restart to the next `connected`, once that happened.
     pub reconnect_ms: Option<f64>,
+    /// The checklist of the attempt that ended, as it was (first [`RESTART_CHECKLIST_CAP`] pairs).
+    pub checklist: Vec<PairRow>,
+    /// Stats id of its selected pair, if it had one.
+    pub selected_pair_id: Option<String>,
 }
 
 /// Severity of a log entry.
@@ -1053,7 +1144,25 @@ impl Model {
                 had_connected,
                 pause_ms,
             } => {
+                let ended = if *ended_attempt == self.attempt.number {
+                    Some(&self.attempt)
+                } else {
+                    self.previous
+                        .as_deref()
+                        .filter(|p| p.number == *ended_attempt)
+                };
+                let checklist = ended.map_or_else(Vec::new, |a| {
+                    a.pairs
+                        .iter()
+                        .take(RESTART_CHECKLIST_CAP)
+                        .cloned()
+                        .collect()
+                });
+                let selected_pair_id =
+                    ended.and_then(|a| a.selected.as_ref().map(|s| s.pair.id.clone()));
                 self.restarts.push(RestartEntry {
+                    checklist,
+                    selected_pair_id,
                     t_ms: t,
                     ended_attempt: *ended_attempt,
                     cause: cause.clone(),
@@ -1476,6 +1585,17 @@ impl Model {
                     policy: cut(policy),
                 });
             }
+            Event::LocalAddresses { addresses } => {
+                a.local_addresses = addresses
+                    .iter()
+                    .take(LOCAL_ADDRESS_CAP)
+                    .map(|l| LocalAddress {
+                        interface: cut(&l.interface),
+                        address: cut(&l.address),
+                        virtual_adapter: l.virtual_adapter,
+                    })
+                    .collect();
+            }
             Event::LocalCandidate { candidate } => {
                 a.timeline.reach(Milestone::FirstLocalCandidate, t);
                 let i = type_index(candidate.typ);
@@ -1529,7 +1649,20 @@ impl Model {
             Event::CandidatePairs { pairs } => {
                 // An empty checklist (a torn-down agent) does not erase the last one.
                 if !pairs.is_empty() {
-                    a.pairs = pairs.iter().take(PAIR_CAP).cloned().collect();
+                    let mut rows: Vec<PairRow> = Vec::with_capacity(pairs.len().min(PAIR_CAP));
+                    for p in pairs.iter().take(PAIR_CAP) {
+                        let since = a
+                            .pairs
+                            .iter()
+                            .find(|r| r.pair.id == p.id)
+                            .filter(|r| r.pair.state == p.state)
+                            .map_or(t, |r| r.state_since_ms);
+                        rows.push(PairRow {
+                            pair: p.clone(),
+                            state_since_ms: since,
+                        });
+                    }
+                    a.pairs = rows;
                 }
                 if let Some(sel) = a.selected.as_mut()
                     && let Some(p) = pairs.iter().find(|p| p.id == sel.pair.id)
@@ -1541,6 +1674,30 @@ impl Model {
                         sel.rtt.push((t, rtt));
                     }
                     sel.pair = p.clone();
+                }
+            }
+            Event::PairAdded { pair } => {
+                if a.pairs.len() < PAIR_CAP && !a.pairs.iter().any(|r| r.pair.id == pair.id) {
+                    a.pairs.push(PairRow {
+                        pair: pair.clone(),
+                        state_since_ms: t,
+                    });
+                }
+            }
+            Event::PairStateChanged { id, to, .. } => {
+                if let Some(r) = a.pairs.iter_mut().find(|r| &r.pair.id == id) {
+                    r.pair.state = to.clone();
+                    r.state_since_ms = t;
+                }
+            }
+            Event::PairNominated { id } => {
+                if let Some(r) = a.pairs.iter_mut().find(|r| &r.pair.id == id) {
+                    r.pair.nominated = true;
+                }
+            }
+            Event::PairsSuperseded { ids } => {
+                for r in a.pairs.iter_mut().filter(|r| ids.contains(&r.pair.id)) {
+                    r.pair.stale = true;
                 }
             }
             Event::SelectedPair { pair, changes } => {

@@ -103,6 +103,11 @@ pub struct AttemptDto {
     pub selected_pair: Option<PairDto>,
     /// DTLS/SRTP details, once up.
     pub transport: Option<TransportDto>,
+    /// The local addresses host candidates were gathered on, with their interfaces.
+    pub local_addresses: Vec<LocalAddressDto>,
+    /// The whole candidate-pair checklist (selected pair first, pairs of an earlier ICE generation
+    /// last).
+    pub checklist: Vec<ChecklistPairDto>,
 }
 
 /// One phase of the timeline.
@@ -238,6 +243,54 @@ pub struct PairDto {
     pub changes: u32,
 }
 
+/// One local address host candidates were gathered on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocalAddressDto {
+    /// Interface name (empty when unknown).
+    pub interface: String,
+    /// IP address.
+    pub address: String,
+    /// A virtual adapter (container bridge, veth, tunnel, hypervisor network).
+    pub virtual_adapter: bool,
+}
+
+/// One pair of a checklist, with the columns of chrome://webrtc-internals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChecklistPairDto {
+    /// Stats id of the pair.
+    pub id: String,
+    /// Local end, `type protocol address:port`.
+    pub local: Option<String>,
+    /// Remote end.
+    pub remote: Option<String>,
+    /// `waiting`, `in-progress`, `succeeded`, `failed`, …
+    pub state: String,
+    /// Nominated.
+    pub nominated: bool,
+    /// Whether it is the selected pair.
+    pub selected: bool,
+    /// Whether it belongs to an earlier ICE generation (before an ICE restart).
+    pub stale: bool,
+    /// STUN binding requests sent.
+    pub requests_sent: u64,
+    /// STUN binding requests received.
+    pub requests_received: u64,
+    /// STUN responses sent.
+    pub responses_sent: u64,
+    /// STUN responses received.
+    pub responses_received: u64,
+    /// Latest RTT in milliseconds.
+    pub current_rtt_ms: Option<f64>,
+    /// Average RTT in milliseconds.
+    pub avg_rtt_ms: Option<f64>,
+    /// Bytes sent.
+    pub bytes_sent: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+    /// Session time of its last state change, in milliseconds.
+    pub state_since_ms: f64,
+}
+
 /// DTLS/SRTP details.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TransportDto {
@@ -314,6 +367,8 @@ pub struct RestartDto {
     pub had_connected: bool,
     /// Time from this restart to the next `connected`, once that happened.
     pub reconnect_ms: Option<f64>,
+    /// The checklist of the attempt that ended, as it was.
+    pub checklist: Vec<ChecklistPairDto>,
 }
 
 /// Errors and warnings.

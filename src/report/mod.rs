@@ -11,7 +11,7 @@ pub mod text;
 use crate::analysis::{Analysis, Outcome};
 use crate::diagnosis::Finding;
 use crate::event::{Candidate, CandidatePair, EndReason, PairEnd};
-use crate::model::{Attempt, Milestone, Model};
+use crate::model::{Attempt, Milestone, Model, PairRow, avg_rtt_ms};
 use dto::*;
 
 /// The attempt worth showing: the current one, unless it has not got as far as the one before (a
@@ -105,6 +105,7 @@ pub fn build(analysis: &Analysis) -> Report {
                     lived_ms: finite(r.lived_ms),
                     had_connected: r.had_connected,
                     reconnect_ms: r.reconnect_ms,
+                    checklist: checklist_dto(&r.checklist, r.selected_pair_id.as_deref()),
                 })
                 .collect(),
         },
@@ -300,7 +301,51 @@ fn attempt_dto(a: &Attempt) -> AttemptDto {
             dtls_cipher: t.dtls_cipher.clone(),
             srtp_cipher: t.srtp_cipher.clone(),
         }),
+        local_addresses: a
+            .local_addresses
+            .iter()
+            .map(|l| LocalAddressDto {
+                interface: l.interface.clone(),
+                address: l.address.clone(),
+                virtual_adapter: l.virtual_adapter,
+            })
+            .collect(),
+        checklist: checklist_dto(&a.pairs, a.selected.as_ref().map(|s| s.pair.id.as_str())),
     }
+}
+
+/// A checklist in display order: the selected pair first, then the current ICE generation, then
+/// pairs of an earlier generation.
+fn checklist_dto(rows: &[PairRow], selected: Option<&str>) -> Vec<ChecklistPairDto> {
+    let is_sel = |r: &PairRow| Some(r.pair.id.as_str()) == selected;
+    let order = rows
+        .iter()
+        .filter(|r| is_sel(r))
+        .chain(rows.iter().filter(|r| !is_sel(r) && !r.pair.stale))
+        .chain(rows.iter().filter(|r| !is_sel(r) && r.pair.stale));
+    order
+        .map(|r| {
+            let p = &r.pair;
+            ChecklistPairDto {
+                id: p.id.clone(),
+                local: p.local.as_ref().map(end_text),
+                remote: p.remote.as_ref().map(end_text),
+                state: p.state.clone(),
+                nominated: p.nominated,
+                selected: is_sel(r),
+                stale: p.stale,
+                requests_sent: p.requests_sent,
+                requests_received: p.requests_received,
+                responses_sent: p.responses_sent,
+                responses_received: p.responses_received,
+                current_rtt_ms: p.current_rtt_ms.filter(|r| r.is_finite()),
+                avg_rtt_ms: avg_rtt_ms(p).filter(|r| r.is_finite()),
+                bytes_sent: p.bytes_sent,
+                bytes_received: p.bytes_received,
+                state_since_ms: finite(r.state_since_ms),
+            }
+        })
+        .collect()
 }
 
 /// Format of the end-of-session report (`--report`).

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::dto::{CandidatesDto, FindingDto, Report};
+use super::dto::{CandidatesDto, ChecklistPairDto, FindingDto, Report};
 use crate::sanitize::sanitize;
 
 /// Width that long lines (titles, evidence, fixes) are wrapped to.
@@ -98,6 +98,43 @@ fn candidates(out: &mut String, side: &str, c: &CandidatesDto) {
         }
         out.push_str(&line);
         out.push('\n');
+    }
+}
+
+/// A checklist, one line per pair: `★` the selected pair, `⟲` a pair of an earlier ICE generation.
+fn checklist(out: &mut String, indent: &str, pairs: &[ChecklistPairDto]) {
+    if pairs.is_empty() {
+        return;
+    }
+    let n = pairs.len();
+    let _ = writeln!(
+        out,
+        "{indent}CHECKLIST  {n} pair{}",
+        if n == 1 { "" } else { "s" }
+    );
+    for p in pairs {
+        let mark = if p.selected {
+            "★"
+        } else if p.stale {
+            "⟲"
+        } else {
+            " "
+        };
+        let _ = writeln!(
+            out,
+            "{indent}{mark} {} → {}  {}{}  req {}/{} resp {}/{}{}",
+            sanitize(p.local.as_deref().unwrap_or("?")),
+            sanitize(p.remote.as_deref().unwrap_or("?")),
+            sanitize(&p.state),
+            if p.nominated { " nominated" } else { "" },
+            p.requests_sent,
+            p.requests_received,
+            p.responses_sent,
+            p.responses_received,
+            p.current_rtt_ms
+                .map(|r| format!(" rtt {r:.1} ms"))
+                .unwrap_or_default()
+        );
     }
 }
 
@@ -203,6 +240,25 @@ pub fn render(r: &Report) -> String {
                     }
                 }
             }
+            if !a.local_addresses.is_empty() {
+                let list: Vec<String> = a
+                    .local_addresses
+                    .iter()
+                    .map(|l| {
+                        format!(
+                            "{}{}{}",
+                            if l.interface.is_empty() {
+                                String::new()
+                            } else {
+                                format!("{} ", sanitize(&l.interface))
+                            },
+                            sanitize(&l.address),
+                            if l.virtual_adapter { " (virtual)" } else { "" }
+                        )
+                    })
+                    .collect();
+                wrapped(&mut out, "  gathering on: ", 4, &list.join(", "));
+            }
             candidates(&mut out, "local", &a.local_candidates);
             candidates(&mut out, "remote", &a.remote_candidates);
 
@@ -250,6 +306,7 @@ pub fn render(r: &Report) -> String {
                     sanitize(&t.srtp_cipher)
                 );
             }
+            checklist(&mut out, "  ", &a.checklist);
         }
     }
 
@@ -307,6 +364,9 @@ pub fn render(r: &Report) -> String {
             let _ = write!(line, "[reconnected {} later] ", ms(rc));
         }
         wrapped(&mut out, &line, 4, &x.description);
+        if !x.had_connected {
+            checklist(&mut out, "    ", &x.checklist);
+        }
     }
     let _ = writeln!(
         out,

@@ -87,6 +87,11 @@ pub enum DetailTarget {
     Message(u64),
     /// An error/warning, by absolute index in the model's log ring.
     Log(u64),
+    /// A restart, by absolute index in the model's restart ring: the attempt that ended and its
+    /// checklist as it was.
+    Restart(u64),
+    /// A candidate pair of the current attempt, by its row in the pairs pane (selected pair first).
+    Pair(u64),
 }
 
 /// What is drawn over the panes.
@@ -425,13 +430,24 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
                     .selected_or_last(Pane::Signaling)
                     .map(DetailTarget::Message),
                 Pane::Events => app.selected_or_last(Pane::Events).map(DetailTarget::Log),
+                Pane::Restarts => app
+                    .selected_or_last(Pane::Restarts)
+                    .map(DetailTarget::Restart),
+                Pane::Pairs => {
+                    let n = app.view_model().attempt().pairs.len() as u64;
+                    let i = app.panes[Pane::Pairs.index()].selected.unwrap_or(0);
+                    (n > 0).then(|| DetailTarget::Pair(i.min(n - 1)))
+                }
                 _ => None,
             };
             match target {
                 Some(target) => {
                     // Pin the selection so the detail matches what was selected.
                     let p = app.focus.index();
-                    let (DetailTarget::Message(i) | DetailTarget::Log(i)) = target;
+                    let (DetailTarget::Message(i)
+                    | DetailTarget::Log(i)
+                    | DetailTarget::Restart(i)
+                    | DetailTarget::Pair(i)) = target;
                     app.panes[p].selected = Some(i);
                     app.overlay = Overlay::Detail { target, scroll: 0 };
                 }

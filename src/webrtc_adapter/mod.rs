@@ -9,6 +9,15 @@
 //! - no new local candidates after an ICE restart unless local candidates are discarded: that setting is on;
 //! - a NACK/RTX storm under loss when RTX is negotiated: the viewer caps NACKs per packet (see [`viewer`]).
 
+/// ICE check pacing, as RFC 8445 (Ta = 50 ms) and browsers: a check round every 50 ms while checking
+/// instead of webrtc-rs's 200 ms. The controlling side nominates on the round after a pair succeeded, so
+/// this is also what DTLS waits for after ICE (the controlled side starts DTLS once nominated).
+pub const ICE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
+/// Checks per pair before it fails without a response: with [`ICE_CHECK_INTERVAL`] a pair fails after
+/// 32 × 50 ms = 1.6 s, as with webrtc-rs's defaults (8 × 200 ms).
+pub const ICE_MAX_BINDING_REQUESTS: u16 = 31;
+
+pub mod interfaces;
 pub mod keyframe;
 pub mod sender;
 pub mod stun_turn;

@@ -321,6 +321,12 @@ impl SenderPeer {
         let se = SettingEngineBuilder::new()
             .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
             .with_discard_local_candidates_during_ice_restart(true)
+            // As the viewer: a peer-reflexive pair is nominated at once, checks paced every 50 ms.
+            .with_prflx_acceptance_min_wait(Some(std::time::Duration::ZERO))
+            .with_ice_connection_attempts(
+                Some(super::ICE_CHECK_INTERVAL),
+                Some(super::ICE_MAX_BINDING_REQUESTS),
+            )
             .build();
         let (tx, rx) = mpsc::unbounded_channel();
         let bind: Vec<SocketAddr> = if config.bind.is_empty() {

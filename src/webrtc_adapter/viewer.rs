@@ -39,7 +39,7 @@ use webrtc::peer_connection::{
 
 use super::convert;
 use super::{AdapterError, IceServerConfig, IceTimeouts};
-use crate::event::{Candidate, CandidatePair, CandidateType, PairEnd, StateKind};
+use crate::event::{Candidate, CandidatePair, CandidateType, LocalAddress, PairEnd, StateKind};
 
 /// NACKs the viewer sends at most per lost packet (see the module docs).
 pub const MAX_NACKS_PER_PACKET: u16 = 2;
@@ -53,7 +53,8 @@ pub struct ViewerConfig {
     pub relay_only: bool,
     /// Also add a recvonly audio transceiver.
     pub audio: bool,
-    /// Local addresses to gather host candidates on (`0.0.0.0:0` = every non-loopback interface).
+    /// Local addresses to gather host candidates on; a wildcard (`0.0.0.0:0`, `[::]:0`) means every
+    /// interface of its family except loopback and link-local (see [`super::interfaces`]).
     pub bind: Vec<SocketAddr>,
     /// ICE timers; `None` keeps webrtc-rs's defaults.
     pub ice_timeouts: Option<IceTimeouts>,
@@ -143,13 +144,25 @@ pub struct TransportInfo {
     pub selected_pair_id: String,
     /// Number of selection changes.
     pub selected_pair_changes: u32,
+    /// The current local ICE ufrag (empty until the first ICE restart: 0.21.1 sets it only then).
+    pub local_ufrag: String,
+}
+
+/// One pair of a stats poll, with the ufrag of its local candidate (its ICE generation).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairSample {
+    /// The pair.
+    pub pair: CandidatePair,
+    /// Username fragment of the local candidate (empty if unknown).
+    pub local_ufrag: String,
 }
 
 /// One stats poll.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StatsSample {
-    /// The checklist.
-    pub pairs: Vec<CandidatePair>,
+    /// The checklist: every pair the ICE agent has (or had, in an earlier generation), with the
+    /// vendored `rtc` patch (`vendor/README.md`); only the selected one without it.
+    pub pairs: Vec<PairSample>,
     /// Transport info, once there is a transport.
     pub transport: Option<TransportInfo>,
     /// Inbound tracks.
@@ -164,6 +177,13 @@ pub struct ViewerPeer {
     local_priorities: Arc<Mutex<HashMap<(String, u16), u32>>>,
     /// Remote candidates as signalled, by (address, port), for the types and priorities of pair ends.
     remote_types: Mutex<HashMap<(String, u16), CandidateType>>,
+    /// Remote pair ends resolved from the ICE transport, by candidate id: the agent forgets its
+    /// candidates when ICE fails, the stats keep the pairs, so what was resolved once is kept.
+    remote_ends: Mutex<HashMap<String, PairEnd>>,
+    /// Whether an audio transceiver was added.
+    audio: bool,
+    /// The addresses host candidates are gathered on.
+    local_addresses: Vec<LocalAddress>,
 }
 
 impl std::fmt::Debug for ViewerPeer {
@@ -176,6 +196,27 @@ struct Handler {
     tx: mpsc::UnboundedSender<PeerEvent>,
     counters: Arc<MediaCounters>,
     local_priorities: Arc<Mutex<HashMap<(String, u16), u32>>>,
+    /// Whether an audio transceiver was added (else every track is video).
+    audio: bool,
+}
+
+/// `video` or `audio` for a known kind.
+fn kind_name(kind: RtpCodecKind) -> Option<&'static str> {
+    match kind {
+        RtpCodecKind::Video => Some("video"),
+        RtpCodecKind::Audio => Some("audio"),
+        _ => None,
+    }
+}
+
+/// `video` or `audio` from a codec MIME type (`video/VP8`).
+fn kind_of_mime(mime: &str) -> Option<&'static str> {
+    let top = mime.split('/').next().unwrap_or("").to_ascii_lowercase();
+    match top.as_str() {
+        "video" => Some("video"),
+        "audio" => Some("audio"),
+        _ => None,
+    }
 }
 
 #[async_trait::async_trait]
@@ -225,7 +266,24 @@ impl PeerConnectionEventHandler for Handler {
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let kind = track.kind().await.to_string();
+        // The track's kind, else its codec's, else the transceivers' (video only unless --audio): a
+        // track created for an SSRC the SDP did not declare (GStreamer, libnice senders) can come
+        // with an unspecified kind. Never "Unspecified".
+        let mut kind = kind_name(track.kind().await).map(str::to_owned);
+        if kind.is_none() {
+            for ssrc in track.ssrcs().await {
+                if let Some(k) = track
+                    .codec(ssrc)
+                    .await
+                    .and_then(|c| kind_of_mime(&c.mime_type))
+                {
+                    kind = Some(k.to_owned());
+                    break;
+                }
+            }
+        }
+        let known = kind.is_some();
+        let kind = kind.unwrap_or_else(|| if self.audio { "unknown" } else { "video" }.to_owned());
         let track_id = track.track_id().await;
         let _ = self.tx.send(PeerEvent::Track {
             kind: kind.clone(),
@@ -251,8 +309,15 @@ impl PeerConnectionEventHandler for Handler {
                     None => {
                         let m = track.codec(ssrc).await.map(|c| c.mime_type);
                         seen.insert(ssrc, m.clone());
+                        let kind = if known {
+                            kind.clone()
+                        } else {
+                            m.as_deref()
+                                .and_then(kind_of_mime)
+                                .map_or_else(|| kind.clone(), str::to_owned)
+                        };
                         let _ = tx.send(PeerEvent::FirstRtp {
-                            kind: kind.clone(),
+                            kind,
                             ssrc,
                             payload_type: pkt.header.payload_type,
                         });
@@ -337,7 +402,12 @@ impl ViewerPeer {
             // webrtc-rs waits 1 s before nominating a peer-reflexive pair. A server's first checks
             // usually arrive before its trickled candidate does, so on a LAN every connection would
             // take an extra second that a browser viewer does not: nominate as a browser would.
-            .with_prflx_acceptance_min_wait(Some(std::time::Duration::ZERO));
+            .with_prflx_acceptance_min_wait(Some(std::time::Duration::ZERO))
+            // Checks paced as a browser paces them (see `ICE_CHECK_INTERVAL`).
+            .with_ice_connection_attempts(
+                Some(super::ICE_CHECK_INTERVAL),
+                Some(super::ICE_MAX_BINDING_REQUESTS),
+            );
         if let Some(t) = cfg.ice_timeouts {
             se = se.with_ice_timeouts(Some(t.disconnected), Some(t.failed), Some(t.keepalive));
         }
@@ -367,8 +437,10 @@ impl ViewerPeer {
             tx: events,
             counters: counters.clone(),
             local_priorities: local_priorities.clone(),
+            audio: cfg.audio,
         });
-        let bind: Vec<String> = cfg.bind.iter().map(|a| a.to_string()).collect();
+        let plan = super::interfaces::plan(&cfg.bind, &super::interfaces::local_interfaces());
+        let bind: Vec<String> = plan.bind.iter().map(|a| a.to_string()).collect();
         let pc = PeerConnectionBuilder::new()
             .with_configuration(config)
             .with_media_engine(me)
@@ -399,6 +471,9 @@ impl ViewerPeer {
             counters,
             local_priorities,
             remote_types: Mutex::new(HashMap::new()),
+            remote_ends: Mutex::new(HashMap::new()),
+            audio: cfg.audio,
+            local_addresses: plan.addresses,
         })
     }
 
@@ -501,7 +576,7 @@ impl ViewerPeer {
     /// Poll the stats: checklist, transport (DTLS state, selected pair) and inbound tracks.
     pub async fn stats(&self) -> StatsSample {
         let report = self.pc.get_stats(Instant::now(), StatsSelector::None).await;
-        let mut locals: HashMap<String, PairEnd> = HashMap::new();
+        let mut locals: HashMap<String, (PairEnd, String)> = HashMap::new();
         let mut remotes: HashMap<String, PairEnd> = HashMap::new();
         let mut codecs: HashMap<String, (String, u32)> = HashMap::new();
         for entry in report.iter() {
@@ -522,7 +597,7 @@ impl ViewerPeer {
                     let id = &c.stats.id;
                     if matches!(entry, RTCStatsReportEntry::LocalCandidate(_)) {
                         let bare = id.strip_prefix("RTCLocalIceCandidate_").unwrap_or(id);
-                        locals.insert(bare.to_owned(), end);
+                        locals.insert(bare.to_owned(), (end, c.username_fragment.clone()));
                     } else {
                         let bare = id.strip_prefix("RTCRemoteIceCandidate_").unwrap_or(id);
                         remotes.insert(bare.to_owned(), end);
@@ -548,27 +623,56 @@ impl ViewerPeer {
                 srtp_cipher: t.srtp_cipher.clone(),
                 selected_pair_id: t.selected_candidate_pair_id.clone(),
                 selected_pair_changes: t.selected_candidate_pair_changes,
+                local_ufrag: t.ice_local_username_fragment.clone(),
             });
         }
         // A prflx remote is missing from the candidate stats although pairs refer to it (0.21.1):
-        // fall back to the selected pair as the ICE transport reports it.
-        let selected_remote = self.selected_remote().await;
+        // fall back to the ICE transport's remote candidates (by id), then to its selected pair.
+        let mut transport_remotes: Option<HashMap<String, PairEnd>> = None;
+        let mut selected_remote: Option<Option<PairEnd>> = None;
         for p in report.candidate_pairs() {
-            let remote = remotes.get(&p.remote_candidate_id).cloned().or_else(|| {
-                selected_remote.clone().filter(|_| {
-                    sample
-                        .transport
-                        .as_ref()
-                        .is_some_and(|t| t.selected_pair_id == p.stats.id)
-                })
+            let mut remote = remotes.get(&p.remote_candidate_id).cloned().or_else(|| {
+                self.remote_ends
+                    .lock()
+                    .ok()
+                    .and_then(|m| m.get(&p.remote_candidate_id).cloned())
             });
+            if remote.is_none() {
+                if transport_remotes.is_none() {
+                    let found = self.transport_remotes().await;
+                    if let Ok(mut m) = self.remote_ends.lock() {
+                        // Bounded: candidates of one peer connection, at most a few hundred.
+                        if m.len() < 1024 {
+                            m.extend(found.iter().map(|(k, v)| (k.clone(), v.clone())));
+                        }
+                    }
+                    transport_remotes = Some(found);
+                }
+                remote = transport_remotes
+                    .as_ref()
+                    .and_then(|r| r.get(&p.remote_candidate_id).cloned());
+            }
+            let selected = sample
+                .transport
+                .as_ref()
+                .is_some_and(|t| t.selected_pair_id == p.stats.id);
+            if remote.is_none() && selected {
+                if selected_remote.is_none() {
+                    selected_remote = Some(self.selected_remote().await);
+                }
+                remote = selected_remote.clone().flatten();
+            }
+            let (local, local_ufrag) = locals
+                .get(&p.local_candidate_id)
+                .cloned()
+                .map_or((None, String::new()), |(end, ufrag)| (Some(end), ufrag));
             let state = serde_json::to_value(p.state)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_else(|| "unknown".into());
-            sample.pairs.push(CandidatePair {
+            let pair = CandidatePair {
                 id: p.stats.id.clone(),
-                local: locals.get(&p.local_candidate_id).cloned(),
+                local,
                 remote,
                 state,
                 nominated: p.nominated,
@@ -581,7 +685,9 @@ impl ViewerPeer {
                 responses_sent: p.responses_sent,
                 bytes_sent: p.bytes_sent,
                 bytes_received: p.bytes_received,
-            });
+                stale: false,
+            };
+            sample.pairs.push(PairSample { pair, local_ufrag });
         }
         let keyframes = self
             .counters
@@ -594,7 +700,10 @@ impl ViewerPeer {
             let codec = codecs.get(&rtp.codec_id).cloned();
             sample.tracks.push(RawTrackStats {
                 ssrc: rtp.ssrc,
-                kind: rtp.kind.to_string(),
+                kind: kind_name(rtp.kind)
+                    .or_else(|| codec.as_ref().and_then(|c| kind_of_mime(&c.0)))
+                    .unwrap_or(if self.audio { "unknown" } else { "video" })
+                    .to_owned(),
                 codec: codec.as_ref().map(|c| c.0.clone()),
                 clock_rate: codec.as_ref().map(|c| c.1),
                 mid: s.mid.clone(),
@@ -610,6 +719,34 @@ impl ViewerPeer {
             });
         }
         sample
+    }
+
+    /// The remote candidates the ICE transport knows (prflx ones included), by id. The transport is
+    /// reachable through a receiver.
+    async fn transport_remotes(&self) -> HashMap<String, PairEnd> {
+        let mut out = HashMap::new();
+        for r in self.pc.get_receivers().await {
+            let Ok(Some(t)) = r.transport().await else {
+                continue;
+            };
+            if let Ok(candidates) = t.ice_transport().get_remote_candidates().await {
+                for c in candidates {
+                    if let Some(typ) = convert::candidate_type(c.typ) {
+                        out.insert(
+                            c.id.clone(),
+                            PairEnd {
+                                typ,
+                                protocol: c.protocol.to_string().to_ascii_lowercase(),
+                                address: c.address.clone(),
+                                port: c.port,
+                            },
+                        );
+                    }
+                }
+                break;
+            }
+        }
+        out
     }
 
     async fn selected_remote(&self) -> Option<PairEnd> {
@@ -640,6 +777,11 @@ impl ViewerPeer {
             .copied()
     }
 
+    /// The local addresses host candidates are gathered on (wildcards expanded, interfaces named).
+    pub fn local_addresses(&self) -> &[LocalAddress] {
+        &self.local_addresses
+    }
+
     /// Total RTP packets read from all tracks.
     pub fn packets_read(&self) -> u64 {
         self.counters.packets.load(Ordering::Relaxed)
@@ -650,5 +792,20 @@ impl ViewerPeer {
         if let Err(e) = self.pc.close().await {
             tracing::debug!("closing the peer connection: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+
+    #[test]
+    fn kinds_from_the_track_or_the_codec_never_unspecified() {
+        assert_eq!(kind_name(RtpCodecKind::Video), Some("video"));
+        assert_eq!(kind_name(RtpCodecKind::Audio), Some("audio"));
+        assert_eq!(kind_name(RtpCodecKind::Unspecified), None);
+        assert_eq!(kind_of_mime("video/H264"), Some("video"));
+        assert_eq!(kind_of_mime("AUDIO/opus"), Some("audio"));
+        assert_eq!(kind_of_mime(""), None);
     }
 }

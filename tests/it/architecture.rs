@@ -30,6 +30,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "signaling",
         &["event", "proto", "session", "sanitize", "secrets"],
     ),
+    ("checklist", &["event"]),
     // The one fold of the event stream and what reads it.
     ("model", &["event", "proto", "sanitize", "format"]),
     (
@@ -61,6 +62,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "proto",
             "session",
             "signaling",
+            "checklist",
             "sanitize",
             "secrets",
             "format",
@@ -478,6 +480,7 @@ const BELOW_THE_EDGE: &[&str] = &[
     "proto",
     "session",
     "signaling",
+    "checklist",
     "model",
     "diagnosis",
     "analysis",
@@ -518,6 +521,7 @@ fn pure_layers_have_no_clock_and_no_sockets() {
                     "proto",
                     "session",
                     "signaling",
+                    "checklist",
                     "model",
                     "diagnosis",
                     "analysis",

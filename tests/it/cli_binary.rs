@@ -44,6 +44,8 @@ fn serve(port: u16) -> Killed {
 /// Spawn the viewer with stdout piped and a thread that parses its NDJSON lines.
 fn viewer(args: &[&str]) -> (Killed, mpsc::Receiver<Stamped>) {
     let mut child = Command::new(BIN)
+        // ICE on loopback only (see `common::viewer`).
+        .args(["--bind", "127.0.0.1:0"])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -214,7 +216,14 @@ fn help_documents_exit_codes_and_examples() {
 #[test]
 fn demo_runs_headless_and_exits_0_when_media_flowed() {
     let out = Command::new(BIN)
-        .args(["demo", "--headless", "--duration", "3s"])
+        .args([
+            "demo",
+            "--headless",
+            "--bind",
+            "127.0.0.1:0",
+            "--duration",
+            "3s",
+        ])
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(0));
@@ -237,6 +246,8 @@ async fn turn_auth_failure_from_the_stack_log_becomes_a_warning_event() {
         Command::new(BIN)
             .args([
                 "--headless",
+                "--bind",
+                "127.0.0.1:0",
                 "--duration",
                 "3s",
                 "--ice-transport-policy",

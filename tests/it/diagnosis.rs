@@ -84,7 +84,16 @@ const EXPECTED: &[(&str, &[&str], &[&str])] = &[
         &["turn-unreachable", "no-stun-response"],
     ),
     ("stun-unreachable", &["udp-blocked", "healthy"], &[]),
-    ("ice-no-pair", &["ice-failed"], &["no-stun-response"]),
+    (
+        "ice-no-pair",
+        &["candidates-cannot-pair"],
+        &["ice-failed", "no-stun-response", "server-private-addresses"],
+    ),
+    (
+        "edited-ice-failed",
+        &["ice-failed"],
+        &["candidates-cannot-pair", "no-stun-response"],
+    ),
     ("natlab-symmetric-nat", &["symmetric-nat", "healthy"], &[]),
     ("edited-cgnat", &["cgnat", "healthy"], &[]),
     // ICE servers.

@@ -480,7 +480,8 @@ async fn ws_garbage_and_no_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ice_without_a_candidate_pair() {
-    // The server offers only an IPv6 candidate; this viewer has IPv4 only: nothing to pair.
+    // The server offers only an IPv6 candidate; this viewer gathers on 127.0.0.1 only (`view`'s
+    // `--bind`): nothing to pair, and the verdict names the address families.
     let server = serve_with(Some(Fault::NoIce), Duration::from_millis(6000)).await;
     let line = "candidate:1 1 udp 2130706431 ::1 9 typ host".to_owned();
     let proxy = WsProxy::start(server.ws_url("cam"), Tamper::InjectCandidate(line)).await;
@@ -496,6 +497,6 @@ async fn ice_without_a_candidate_pair() {
     .await;
     server.shutdown().await;
     record("ice-no-pair", &events);
-    expect(&events, &["ice-failed"]);
+    expect(&events, &["candidates-cannot-pair"]);
     assert_eq!(code, Some(4), "exit code of ice-no-pair");
 }

@@ -28,3 +28,4 @@ mod tui_panes;
 mod tui_pty;
 mod tui_replay;
 mod tui_snapshots;
+mod vendor;

@@ -202,7 +202,16 @@ fn an_empty_or_truncated_stream_still_reports() {
 #[test]
 fn binary_report_text_replaces_ndjson_and_keeps_the_exit_code() {
     let out = Command::new(BIN)
-        .args(["demo", "--headless", "--duration", "3s", "--report", "text"])
+        .args([
+            "demo",
+            "--headless",
+            "--bind",
+            "127.0.0.1:0",
+            "--duration",
+            "3s",
+            "--report",
+            "text",
+        ])
         .output()
         .expect("run");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -267,7 +276,14 @@ fn binary_report_json_with_events_file_on_a_failed_session() {
 #[test]
 fn binary_report_on_sigterm() {
     let mut child = Command::new(BIN)
-        .args(["demo", "--headless", "--report", "text"])
+        .args([
+            "demo",
+            "--headless",
+            "--bind",
+            "127.0.0.1:0",
+            "--report",
+            "text",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -440,3 +440,61 @@ fn findings_pane_lists_verdicts_most_severe_first_with_the_selected_one_expanded
     let (_, t) = pane(&happy, Pane::Findings, 120, 12);
     assert!(t.contains("✓ OK"), "{t}");
 }
+
+/// A failed attempt keeps its checklist in the restart log: Enter on the restart shows the pairs as
+/// they were, with their failed state, checks sent and responses; Enter on a pair shows it in full.
+#[test]
+fn restart_and_pair_details_show_the_checklist() {
+    use rtcscope::event::{CandidateType, RestartCause};
+    let mut s = Script::new();
+    s.at(0.0, testing::session_started());
+    s.attempt(0.1, 1);
+    let l = testing::candidate(CandidateType::Host, "192.168.1.5", 50000, 2130706431);
+    let r = testing::candidate(CandidateType::Host, "10.0.0.7", 8189, 2130706431);
+    let mut p = testing::pair("p1", &l, &r, "in-progress");
+    p.requests_sent = 3;
+    s.at(100.0, Event::PairAdded { pair: p.clone() });
+    p.requests_sent = 8;
+    p.state = "failed".into();
+    s.at(
+        1700.0,
+        Event::PairStateChanged {
+            id: "p1".into(),
+            from: "in-progress".into(),
+            to: "failed".into(),
+        },
+    );
+    s.at(1700.0, Event::CandidatePairs { pairs: vec![p] });
+    s.at(
+        5000.0,
+        Event::Restart {
+            cause: RestartCause::IceFailed,
+            ended_attempt: 1,
+            lived_ms: 4900.0,
+            had_connected: false,
+            pause_ms: 1000.0,
+        },
+    );
+    s.attempt(6000.0, 2);
+    let mut app = App::with_events(Theme::new(true), &s.build());
+    let i = app.analysis.model().restarts().first_index();
+    app.overlay = Overlay::Detail {
+        target: DetailTarget::Restart(i),
+        scroll: 0,
+    };
+    let (_, t) = screen(&app, 160, 40);
+    assert!(t.contains("attempt 1 ended after 4s 900ms"), "{t}");
+    assert!(
+        t.contains("checklist: 1 pair, 8 checks sent, 0 responses; every pair failed"),
+        "{t}"
+    );
+    assert!(t.contains("host 192.168.1.5:50000"), "{t}");
+    assert!(t.contains("failed"), "{t}");
+    // The new attempt has no pair yet; a pair detail of attempt 1 is gone with it.
+    app.overlay = Overlay::Detail {
+        target: DetailTarget::Pair(0),
+        scroll: 0,
+    };
+    let (_, t) = screen(&app, 160, 40);
+    assert!(t.contains("no longer in the checklist"), "{t}");
+}

@@ -148,7 +148,7 @@ fn start_connected(name: &str, extra_args: &str) -> Session {
         &script,
         format!(
             "#!/bin/sh\n\
-             '{bin}' {extra_args} '{url}'\n\
+             '{bin}' --bind 127.0.0.1:0 {extra_args} '{url}'\n\
              echo \"RTCSCOPE_EXIT=$?\"\n\
              stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo \
              | tr '\\n' ' ' | sed 's/^/STTY: /'\n\

@@ -188,6 +188,13 @@ fn server_udp_port_filtered() {
     let f = diagnose(&v.events);
     let n = find(&f, "no-stun-response", &v.events);
     assert_eq!(n.severity, Severity::Error);
+    // The evidence is the real checklist: checks sent, no response, every pair failed.
+    assert!(
+        n.evidence.iter().any(|e| e.starts_with("checklist: ")
+            && e.contains("checks sent, 0 responses")
+            && e.ends_with("every pair failed")),
+        "{n:#?}"
+    );
     assert!(
         !f.iter().any(|x| x.id == "server-private-addresses"),
         "the server's address is public: {f:#?}"

@@ -4,4 +4,5 @@ mod netlab;
 
 mod diagnosis_natlab;
 mod faults;
+mod gather;
 mod natlab;

@@ -42,6 +42,61 @@ fn report(name: &str, lab_started: Instant, events: &[rtcscope::event::Stamped])
     );
 }
 
+/// A failed checklist, in the events and in the JSON report: pairs whose checks went out (requests
+/// sent > 0) and never came back (0 responses), state `failed`, for every attempt; the restart log keeps
+/// each ended attempt's checklist. Returns the number of failed pairs seen.
+fn assert_failed_checklist(ev: &[rtcscope::event::Stamped]) -> usize {
+    let pairs = all_pairs(ev);
+    assert!(
+        !pairs.is_empty(),
+        "the checklist was reported: {}",
+        summary(ev)
+    );
+    for (_, p) in &pairs {
+        assert_eq!(p.responses_received, 0, "no response came back: {p:?}");
+    }
+    let failed: Vec<_> = pairs
+        .iter()
+        .filter(|(_, p)| p.state == "failed" && p.requests_sent > 0)
+        .collect();
+    assert!(
+        !failed.is_empty(),
+        "pairs failed after their checks went unanswered: {pairs:?}"
+    );
+    for attempt in [1, 2] {
+        assert!(
+            failed.iter().any(|(a, _)| *a == attempt),
+            "attempt {attempt} has failed pairs: {pairs:?}"
+        );
+    }
+    let transitions = ev
+        .iter()
+        .filter(|e| matches!(&e.event, Event::PairStateChanged { to, .. } if to == "failed"))
+        .count();
+    assert!(transitions > 0, "pair_state_changed to failed");
+    let report = rtcscope::report::build(&rtcscope::analysis::Analysis::from_events(ev));
+    let json = serde_json::to_value(&report).expect("report as JSON");
+    let checklist = json["attempt"]["checklist"].as_array().expect("checklist");
+    assert!(
+        checklist.iter().any(|p| p["state"] == "failed"
+            && p["requests_sent"].as_u64() > Some(0)
+            && p["responses_received"] == 0),
+        "the report's checklist shows the failed pairs: {checklist:#?}"
+    );
+    for r in json["restarts"]["list"].as_array().expect("restarts") {
+        assert!(
+            !r["checklist"].as_array().expect("checklist").is_empty(),
+            "each restart keeps its attempt's checklist: {r:#?}"
+        );
+    }
+    println!(
+        "  checklist: {} pairs, {} failed with checks sent and no response",
+        pairs.len(),
+        failed.len()
+    );
+    failed.len()
+}
+
 fn ended(events: &[rtcscope::event::Stamped]) -> &Event {
     &events.last().expect("events").event
 }
@@ -247,7 +302,25 @@ fn scenario_3_symmetric_nat_both_sides_relay_wins() {
     let sel = selected_pairs(ev);
     let (_, _, pair) = sel.last().expect("a selected pair");
     assert!(relayed(pair), "the selected pair is relayed: {pair:?}");
-    for (_, p) in all_pairs(ev) {
+    // The whole checklist, not only the selected pair: the direct pairs that failed are listed too.
+    let pairs = all_pairs(ev);
+    let not_selected: Vec<_> = pairs.iter().filter(|(_, p)| p.id != pair.id).collect();
+    assert!(
+        !not_selected.is_empty(),
+        "non-selected pairs are reported: {pairs:?}"
+    );
+    assert!(
+        not_selected
+            .iter()
+            .any(|(_, p)| p.state == "failed" && p.requests_sent > 0),
+        "direct pairs failed with checks sent: {pairs:?}"
+    );
+    println!(
+        "  checklist: {} pairs, {} not selected",
+        pairs.len(),
+        not_selected.len()
+    );
+    for (_, p) in pairs {
         if p.state == "succeeded" {
             assert!(
                 relayed(&p),
@@ -337,6 +410,7 @@ fn scenario_5_nat_both_sides_no_stun_turn_ice_fails() {
         "checks toward the private addresses were sent and vanished"
     );
     assert_never_connected(ev);
+    assert_failed_checklist(ev);
     expect_findings(
         "scenario-5",
         &v.events,
@@ -391,13 +465,13 @@ fn scenario_8_server_advertises_only_unreachable_private_address() {
             (CandidateType::Host, SERVER_LAN)
         );
     }
-    // webrtc-rs 0.21.1 reports only the selected pair in its stats, so a failing checklist never
-    // shows in `candidate_pairs`: the evidence that checks were sent is on the wire.
+    // On the wire and in the checklist: checks were sent, none answered, every pair failed.
     assert!(
         sunk > 0,
         "checks (direct and relayed) toward the private address were sent and vanished"
     );
     assert_never_connected(ev);
+    assert_failed_checklist(ev);
     expect_findings("scenario-8", &v.events, &["server-private-addresses"]);
     assert_eq!(code, Some(4), "answer received, never connected → exit 4");
 }

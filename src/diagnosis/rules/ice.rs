@@ -5,6 +5,15 @@ use super::*;
 /// The rules of this topic, declared once (the catalogue and the order are derived from them).
 pub(super) const RULES: &[Rule] = &[
     Rule::new(
+        "candidates-cannot-pair",
+        "local and remote candidates share no address family (IPv4/IPv6) or no transport (UDP/TCP): no pair can form",
+        Check::Attempt {
+            order: 28,
+            f: candidates_cannot_pair,
+        },
+    )
+    .explains_ice_failure(),
+    Rule::new(
         "no-remote-candidates",
         "the server answered but sent no ICE candidate at all",
         Check::Attempt {
@@ -21,7 +30,8 @@ pub(super) const RULES: &[Rule] = &[
             f: server_private_addresses,
         },
     )
-    .explains_ice_failure(),
+    .explains_ice_failure()
+    .suppressed_by("candidates-cannot-pair"),
     Rule::new(
         "no-stun-response",
         "signaling worked, checks went out to the server's candidates, and no STUN response came back",
@@ -87,6 +97,111 @@ pub(super) const RULES: &[Rule] = &[
         },
     ),
 ];
+
+/// `IPv4`/`IPv6` of a candidate address, `None` for a name (mDNS) or anything unparsable.
+fn family(address: &str) -> Option<&'static str> {
+    match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => Some("IPv4"),
+        Ok(std::net::IpAddr::V6(_)) => Some("IPv6"),
+        Err(_) => None,
+    }
+}
+
+/// The sorted, deduplicated (family, transport) of candidates; `None` if any address is a name.
+fn kinds<'a>(
+    cands: impl Iterator<Item = &'a crate::event::Candidate>,
+) -> Option<Vec<(&'static str, String)>> {
+    let mut v = Vec::new();
+    for c in cands {
+        let k = (family(&c.address)?, c.protocol.to_ascii_lowercase());
+        if !v.contains(&k) {
+            v.push(k);
+        }
+    }
+    v.sort();
+    Some(v)
+}
+
+/// `candidates-cannot-pair`: the local and the remote candidates have no address family or no
+/// transport in common, so the stack has no pair to check (IPv4 only here, IPv6 only on the server;
+/// or UDP only against TCP only). ICE did not connect.
+pub(super) fn candidates_cannot_pair(cx: &Ctx) -> Option<Finding> {
+    let a = cx.a;
+    if a.ice_connected() || !a.answered() || a.remote_total() == 0 || a.local().next().is_none() {
+        return None;
+    }
+    if !(a.no_pairs_warning || cx.ice_settled()) {
+        return None;
+    }
+    let local = kinds(a.local())?;
+    let remote = kinds(a.remote())?;
+    if remote.is_empty() || local.iter().any(|k| remote.contains(k)) {
+        return None;
+    }
+    let fams = |v: &[(&'static str, String)]| {
+        let mut f: Vec<&str> = v.iter().map(|k| k.0).collect();
+        f.dedup();
+        f
+    };
+    let protos = |v: &[(&'static str, String)]| {
+        let mut p: Vec<String> = v.iter().map(|k| k.1.clone()).collect();
+        p.sort();
+        p.dedup();
+        p
+    };
+    let (lf, rf) = (fams(&local), fams(&remote));
+    let family_mismatch = !lf.iter().any(|f| rf.contains(f));
+    let what = if family_mismatch {
+        format!(
+            "address families do not match (here {}, the server {})",
+            lf.join("+"),
+            rf.join("+")
+        )
+    } else {
+        format!(
+            "no common transport (here {}, the server {})",
+            protos(&local).join("+"),
+            protos(&remote).join("+")
+        )
+    };
+    let mut ev: Vec<String> = a
+        .local()
+        .take(4)
+        .map(|c| format!("local candidate {}", fmt_candidate(c)))
+        .collect();
+    ev.extend(
+        a.remote()
+            .take(4)
+            .map(|c| format!("server candidate {}", fmt_candidate(c))),
+    );
+    if !a.local_addresses.is_empty() {
+        ev.push(format!(
+            "gathered on: {}",
+            list(
+                a.local_addresses.iter().map(|l| if l.interface.is_empty() {
+                    l.address.clone()
+                } else {
+                    format!("{} {}", l.interface, l.address)
+                }),
+                6
+            )
+        ));
+    }
+    if a.no_pairs_warning {
+        ev.push("the WebRTC stack reported no candidate pair to check".into());
+    }
+    let fix = if family_mismatch {
+        "Gather on the server's address family: drop a --bind that restricts it (by default rtcscope gathers IPv4 and IPv6, and loopback for a loopback server), or make the server offer an address of the other family (e.g. listen on both 127.0.0.1 and ::1, or set MediaMTX webrtcIPsFromInterfaces / webrtcAdditionalHosts)."
+    } else {
+        "Offer a common transport: enable UDP on the server (MediaMTX webrtcLocalUDPAddress) or ICE-TCP on both sides, or use a TURN server."
+    };
+    Some(finding(
+        Severity::Error,
+        &format!("Local and remote candidates cannot pair: {what}"),
+        ev,
+        Some(fix),
+    ))
+}
 
 /// The remote candidates' IP classes, and whether each is reachable from one of our host addresses.
 pub(super) fn remote_reachability(a: &Attempt) -> Vec<(String, AddrClass, bool)> {
@@ -172,6 +287,7 @@ pub(super) fn server_private_addresses(cx: &Ctx) -> Option<Finding> {
         .filter(|c| c.typ == CandidateType::Host)
         .map(|c| c.address.clone());
     ev.push(format!("this host's addresses: {}", list(locals, 6)));
+    ev.extend(checklist_evidence(a, 3));
     ev.push(format!(
         "ICE still {} {} after the answer",
         a.states.ice_connection.as_deref().unwrap_or("not started"),
@@ -202,8 +318,8 @@ pub(super) fn server_private_addresses(cx: &Ctx) -> Option<Finding> {
 
 /// `no-stun-response`: signaling worked and the server offered reachable-looking candidates, checks
 /// went out, and no STUN response came back on any pair (the UDP port is not forwarded or is
-/// filtered). With pair counters: requests sent > 0 and responses received = 0 on every pair. webrtc-rs
-/// 0.21 reports pair counters only for a selected pair, so without them: no pair was ever selected.
+/// filtered). With the checklist: requests sent > 0 and responses received = 0 on every pair of the
+/// current ICE generation. A recording without pairs (older rtcscope): no pair was ever selected.
 pub(super) fn no_stun_response(cx: &Ctx) -> Option<Finding> {
     let a = cx.a;
     if !a.answered()
@@ -216,8 +332,8 @@ pub(super) fn no_stun_response(cx: &Ctx) -> Option<Finding> {
     {
         return None;
     }
-    let sent: u64 = a.pairs.iter().map(|p| p.requests_sent).sum();
-    if !a.pairs.is_empty() && (sent == 0 || a.pairs.iter().any(|p| p.responses_received > 0)) {
+    let tally = a.checklist_tally();
+    if tally.pairs > 0 && (tally.requests_sent == 0 || tally.responses_received > 0) {
         return None;
     }
     let mut ev: Vec<String> = a
@@ -225,16 +341,10 @@ pub(super) fn no_stun_response(cx: &Ctx) -> Option<Finding> {
         .take(4)
         .map(|c| format!("server candidate {}", fmt_candidate(c)))
         .collect();
-    if a.pairs.is_empty() {
-        ev.push("no candidate pair ever succeeded (this WebRTC stack reports pair counters only once a pair is selected)".into());
+    if tally.pairs == 0 {
+        ev.push("no candidate pair was reported (a recording without the checklist)".into());
     } else {
-        for p in a.pairs.iter().take(4) {
-            ev.push(format!(
-                "pair {}: {} requests sent, 0 responses",
-                fmt_pair(p),
-                p.requests_sent
-            ));
-        }
+        ev.extend(checklist_evidence(a, 4));
     }
     ev.push(format!(
         "signaling worked: answer at {}; ICE checking for {}",
@@ -304,6 +414,9 @@ pub(super) fn udp_blocked(cx: &Ctx) -> Option<Finding> {
         local_counts(a),
     ];
     ev.extend(probe_evidence(cx.d, &owned, probe_silent));
+    if !connected {
+        ev.extend(checklist_evidence(a, 2));
+    }
     if let Some(g) = a.gathering_complete_ms {
         ev.push(format!(
             "gathering finished {} after the offer with no reflexive candidate",
@@ -520,15 +633,7 @@ pub(super) fn ice_failed(cx: &Ctx, found: &[Finding]) -> Option<Finding> {
     if a.no_pairs_warning {
         ev.push("the WebRTC stack had no candidate pair to check (no local/remote combination: e.g. relay-only without a relay, or IPv4 against IPv6)".into());
     }
-    for p in a.pairs.iter().take(3) {
-        ev.push(format!(
-            "pair {} {}: {} requests, {} responses",
-            fmt_pair(p),
-            p.state,
-            p.requests_sent,
-            p.responses_received
-        ));
-    }
+    ev.extend(checklist_evidence(a, 3));
     Some(finding(
         Severity::Error,
         "ICE never connected",

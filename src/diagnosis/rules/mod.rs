@@ -127,6 +127,33 @@ fn fmt_pair(p: &CandidatePair) -> String {
     format!("{} → {}", end(&p.local), end(&p.remote))
 }
 
+/// The checklist as evidence: its totals ("checklist: 12 pairs, 96 checks sent, 0 responses received;
+/// every pair failed"), then up to `n` pairs of the current ICE generation with their state and checks.
+/// Nothing when the stack reported no pair.
+fn checklist_evidence(a: &Attempt, n: usize) -> Vec<String> {
+    let tally = a.checklist_tally();
+    if tally.pairs == 0 {
+        return Vec::new();
+    }
+    let mut ev = vec![format!("checklist: {}", tally.describe())];
+    let current = a.pairs.iter().filter(|r| !r.pair.stale);
+    for r in current.clone().take(n) {
+        let p = &r.pair;
+        ev.push(format!(
+            "pair {} {}{}: {} checks sent, {} responses received",
+            fmt_pair(p),
+            p.state,
+            if p.nominated { " (nominated)" } else { "" },
+            p.requests_sent,
+            p.responses_received
+        ));
+    }
+    if tally.pairs > n {
+        ev.push(format!("and {} more pairs", tally.pairs - n));
+    }
+    ev
+}
+
 /// A list, at most `n` items, then "and K more".
 fn list(items: impl IntoIterator<Item = String>, n: usize) -> String {
     let all: Vec<String> = items.into_iter().collect();

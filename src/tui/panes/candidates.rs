@@ -157,6 +157,24 @@ pub fn lines(a: &Attempt, probes: &[ProbeResult], t: &Theme) -> Vec<Line<'static
             }
         }
     }
+    if !a.local_addresses.is_empty() {
+        let mut parts = vec![span("Gathering on ", t.header)];
+        for (i, l) in a.local_addresses.iter().enumerate() {
+            if i > 0 {
+                parts.push(span(", ", t.dim));
+            }
+            let name = if l.interface.is_empty() {
+                cell(&l.address, 46)
+            } else {
+                format!("{} {}", cell(&l.interface, 16), cell(&l.address, 46))
+            };
+            parts.push(span(name, ratatui::style::Style::new()));
+            if l.virtual_adapter {
+                parts.push(span(" (virtual)", t.warn));
+            }
+        }
+        out.push(Line::from(parts));
+    }
     if !probes.is_empty() {
         out.push(Line::from(span(
             "Probe (our own STUN/TURN requests, apart from the peer connection)",

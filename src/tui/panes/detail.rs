@@ -101,6 +101,44 @@ pub fn detail_lines(m: &Model, target: DetailTarget) -> (String, Vec<String>) {
             }
             (title, out)
         }
+        DetailTarget::Restart(i) => {
+            let Some(r) = m.restarts().get_abs(i) else {
+                return ("restart".into(), vec!["(no longer in the log)".into()]);
+            };
+            let title = format!(
+                "restart at {} · attempt {} ended after {}",
+                at_ms(r.t_ms),
+                r.ended_attempt,
+                at_ms(r.lived_ms)
+            );
+            let mut out: Vec<String> = r.cause_text.split('\n').map(str::to_string).collect();
+            out.push(format!(
+                "{} · reconnect: {}",
+                if r.had_connected {
+                    "had connected"
+                } else {
+                    "never connected"
+                },
+                super::restarts::reconnect_text(r, m.ended().is_some())
+            ));
+            out.push(String::new());
+            out.extend(super::pairs::checklist_text(
+                &r.checklist,
+                r.selected_pair_id.as_deref(),
+            ));
+            (title, out)
+        }
+        DetailTarget::Pair(i) => {
+            let a = m.attempt();
+            let sel = a.selected.as_ref().map(|s| s.pair.id.as_str());
+            let order = super::pairs::ordered(&a.pairs, sel);
+            let Some(row) = order.get(i as usize) else {
+                return ("pair".into(), vec!["(no longer in the checklist)".into()]);
+            };
+            let is_sel = Some(row.pair.id.as_str()) == sel;
+            let title = format!("candidate pair · attempt {}", a.number);
+            (title, super::pairs::detail_lines(row, is_sel))
+        }
     }
 }
 

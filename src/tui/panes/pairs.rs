@@ -1,6 +1,8 @@
-//! The candidate-pair checklist: the selected pair first and highlighted (★), with its current and
-//! average RTT and how long it has been selected; every pair's state, nomination, RTT, STUN
-//! requests/responses and bytes; and the selected-pair changes.
+//! The candidate-pair checklist, with the columns of chrome://webrtc-internals: local ⇄ remote (type,
+//! address, port, protocol), state, nominated, STUN requests and responses sent and received, current and
+//! average RTT, bytes, and when the state last changed. The selected pair comes first and highlighted
+//! (★), with how long it has been selected; pairs of an earlier ICE generation come last, dimmed (⟲).
+//! At 80 columns each pair takes two lines; Enter opens one pair in full ([`detail_lines`]).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -9,7 +11,7 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use crate::event::{CandidatePair, PairEnd};
 use crate::format::{at_ms, bytes, dur_ms};
-use crate::model::avg_rtt_ms;
+use crate::model::{ChecklistTally, PairRow, avg_rtt_ms};
 use crate::tui::app::Pane;
 use crate::tui::theme::Health;
 use crate::tui::view::{Ctx, cell, pad, pane_block, span, window_start};
@@ -29,13 +31,21 @@ pub fn end_text(e: Option<&PairEnd>) -> String {
     }
 }
 
-/// Pairs in display order: the selected one first, then the others as the engine listed them.
-pub fn ordered<'a>(pairs: &'a [CandidatePair], selected: Option<&str>) -> Vec<&'a CandidatePair> {
-    let mut v: Vec<&CandidatePair> = pairs
-        .iter()
-        .filter(|p| Some(p.id.as_str()) == selected)
-        .collect();
-    v.extend(pairs.iter().filter(|p| Some(p.id.as_str()) != selected));
+/// The transport protocol of a pair (`udp`, `tcp`), from whichever end knows it.
+pub fn protocol(p: &CandidatePair) -> &str {
+    p.local
+        .as_ref()
+        .or(p.remote.as_ref())
+        .map_or("", |e| e.protocol.as_str())
+}
+
+/// Rows in display order: the selected pair first, then the current ICE generation as the engine
+/// listed it, then pairs of an earlier generation.
+pub fn ordered<'a>(rows: &'a [PairRow], selected: Option<&str>) -> Vec<&'a PairRow> {
+    let is_sel = |r: &PairRow| Some(r.pair.id.as_str()) == selected;
+    let mut v: Vec<&PairRow> = rows.iter().filter(|r| is_sel(r)).collect();
+    v.extend(rows.iter().filter(|r| !is_sel(r) && !r.pair.stale));
+    v.extend(rows.iter().filter(|r| !is_sel(r) && r.pair.stale));
     v
 }
 
@@ -43,16 +53,138 @@ fn rtt_text(ms: Option<f64>) -> String {
     ms.map(dur_ms).unwrap_or_else(|| "-".into())
 }
 
+/// `cur/avg` RTT of a pair.
+fn rtts(p: &CandidatePair) -> String {
+    format!("{}/{}", rtt_text(p.current_rtt_ms), rtt_text(avg_rtt_ms(p)))
+}
+
+/// The pane's title extra: pair count and tally.
+fn title_extra(t: &ChecklistTally, changes: u64) -> String {
+    let stale = if t.stale > 0 {
+        format!(" (+{} old)", t.stale)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} pairs{stale} · {}✓ {}✗ · {} checks, {} resp · sel. changes {changes}",
+        t.pairs, t.succeeded, t.failed, t.requests_sent, t.responses_received
+    )
+}
+
+/// One pair in full, for the detail view: every column the pane abbreviates.
+pub fn detail_lines(row: &PairRow, selected: bool) -> Vec<String> {
+    let p = &row.pair;
+    let end = |label: &str, e: Option<&PairEnd>| match e {
+        Some(e) => format!(
+            "{label}: {} {} port {} {}",
+            e.typ.as_str(),
+            e.address,
+            e.port,
+            e.protocol
+        ),
+        None => format!("{label}: unknown (no candidate stats for it)"),
+    };
+    let mut out = vec![
+        end("local ", p.local.as_ref()),
+        end("remote", p.remote.as_ref()),
+        format!(
+            "state: {} since {}{}",
+            p.state,
+            at_ms(row.state_since_ms),
+            if p.stale {
+                " (an earlier ICE generation)"
+            } else {
+                ""
+            }
+        ),
+        format!(
+            "nominated: {}{}",
+            if p.nominated { "yes" } else { "no" },
+            if selected { " · selected" } else { "" }
+        ),
+        format!(
+            "STUN requests: {} sent, {} received",
+            p.requests_sent, p.requests_received
+        ),
+        format!(
+            "STUN responses: {} sent, {} received",
+            p.responses_sent, p.responses_received
+        ),
+        format!(
+            "RTT: current {}, average {}",
+            rtt_text(p.current_rtt_ms),
+            rtt_text(avg_rtt_ms(p))
+        ),
+        format!(
+            "bytes: {} sent, {} received",
+            bytes(p.bytes_sent),
+            bytes(p.bytes_received)
+        ),
+        format!("stats id: {}", p.id),
+    ];
+    if p.requests_sent > 0 && p.responses_received == 0 {
+        out.push(String::new());
+        out.push(format!(
+            "{} checks went out on this pair and no response came back.",
+            p.requests_sent
+        ));
+    }
+    out
+}
+
+/// A checklist as plain text lines (the restart log's detail): a header, then one line per pair.
+pub fn checklist_text(rows: &[PairRow], selected: Option<&str>) -> Vec<String> {
+    let mut out = vec![format!(
+        "── checklist: {} ──",
+        ChecklistTally::of(rows).describe()
+    )];
+    if rows.is_empty() {
+        out.push("(no candidate pair was reported)".into());
+        return out;
+    }
+    out.push(format!(
+        "  {} ⇄ {} {} {} {} {} {} {} {}",
+        pad("LOCAL", 28),
+        pad("REMOTE", 28),
+        pad("PROTO", 5),
+        pad("STATE", 11),
+        pad("NOM", 3),
+        pad("REQ↑/↓", 9),
+        pad("RESP↑/↓", 9),
+        pad("RTT", 15),
+        "CHANGED"
+    ));
+    for r in ordered(rows, selected) {
+        let p = &r.pair;
+        let marker = if Some(p.id.as_str()) == selected {
+            "★ "
+        } else if p.stale {
+            "⟲ "
+        } else {
+            "  "
+        };
+        out.push(format!(
+            "{marker}{} ⇄ {} {} {} {} {} {} {} {}",
+            pad(&end_text(p.local.as_ref()), 28),
+            pad(&end_text(p.remote.as_ref()), 28),
+            pad(protocol(p), 5),
+            pad(&p.state, 11),
+            pad(if p.nominated { "yes" } else { "-" }, 3),
+            pad(&format!("{}/{}", p.requests_sent, p.requests_received), 9),
+            pad(&format!("{}/{}", p.responses_sent, p.responses_received), 9),
+            pad(&rtts(p), 15),
+            at_ms(r.state_since_ms)
+        ));
+    }
+    out
+}
+
 /// Draw the pane.
 pub fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
     let t = ctx.theme;
     let a = ctx.model.attempt();
     let sel = a.selected.as_ref();
-    let extra = format!(
-        "{} pairs · selection changes {}",
-        a.pairs.len(),
-        ctx.model.pair_changes().total()
-    );
+    let extra = title_extra(&a.checklist_tally(), ctx.model.pair_changes().total());
     let block = pane_block(ctx, Pane::Pairs, &extra);
     let inner = block.inner(area);
     block.render(area, buf);
@@ -101,23 +233,32 @@ pub fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
             t.dim,
         ))),
     }
-    let wide = width >= 100;
+    // Wide: one line per pair with every column. Narrow (80 columns): the ends, protocol, state and
+    // nomination, then the counters on a second, dimmed line.
+    let wide = width >= 140;
     let fixed = if wide {
-        2 + 14 + 4 + 8 + 11 + 22
+        2 + 3 + 6 + 13 + 4 + 10 + 10 + 16 + 20 + 10
     } else {
-        2 + 14 + 4 + 8
+        2 + 3 + 6 + 13 + 4
     };
-    let end_w = (width.saturating_sub(fixed + 3) / 2).clamp(10, 46);
+    let end_w = (width.saturating_sub(fixed) / 2).clamp(10, 46);
     let mut head = format!(
         "  {} ⇄ {} {} {} {}",
         pad("LOCAL", end_w),
         pad("REMOTE", end_w),
-        pad("STATE", 13),
-        pad("NOM", 3),
-        pad("RTT", 7)
+        pad("PROTO", 5),
+        pad("STATE", 12),
+        pad("NOM", 3)
     );
     if wide {
-        head.push_str(&format!(" {} {}", pad("REQ/RESP", 10), "BYTES ↑/↓"));
+        head.push_str(&format!(
+            " {} {} {} {} {}",
+            pad("REQ ↑/↓", 9),
+            pad("RESP ↑/↓", 9),
+            pad("RTT cur/avg", 15),
+            pad("BYTES ↑/↓", 19),
+            "CHANGED"
+        ));
     }
     lines.push(Line::from(span(head, t.header)));
     let per_row = if wide { 1 } else { 2 };
@@ -128,37 +269,48 @@ pub fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
         .selected
         .map(|i| (i as usize).min(order.len().saturating_sub(1)));
     let start = window_start(order.len(), sel_row.unwrap_or(0), rows_room.max(1));
-    for (i, p) in order.iter().enumerate().skip(start).take(rows_room.max(1)) {
+    for (i, r) in order.iter().enumerate().skip(start).take(rows_room.max(1)) {
+        let p = &r.pair;
         let is_selected_pair = sel.is_some_and(|s| s.pair.id == p.id);
         let h = Health::of_state(Some(&p.state));
-        let marker = if is_selected_pair { "★ " } else { "  " };
+        let marker = if is_selected_pair {
+            "★ "
+        } else if p.stale {
+            "⟲ "
+        } else {
+            "  "
+        };
         let text = format!(
-            "{marker}{} ⇄ {} ",
+            "{marker}{} ⇄ {} {} ",
             pad(&end_text(p.local.as_ref()), end_w),
             pad(&end_text(p.remote.as_ref()), end_w),
+            pad(protocol(p), 5),
         );
-        let state = format!("{} {}", h.symbol(), cell(&p.state, 11));
-        let mut rest = format!(
-            " {} {}",
-            pad(if p.nominated { "yes" } else { "-" }, 3),
-            pad(&rtt_text(p.current_rtt_ms.or_else(|| avg_rtt_ms(p))), 7)
-        );
+        let state = format!("{} {}", h.symbol(), cell(&p.state, 10));
+        let mut rest = format!(" {}", pad(if p.nominated { "yes" } else { "-" }, 3));
         if wide {
             rest.push_str(&format!(
-                " {} {}/{}",
-                pad(&format!("{}/{}", p.requests_sent, p.responses_received), 10),
-                bytes(p.bytes_sent),
-                bytes(p.bytes_received)
+                " {} {} {} {} {}",
+                pad(&format!("{}/{}", p.requests_sent, p.requests_received), 9),
+                pad(&format!("{}/{}", p.responses_sent, p.responses_received), 9),
+                pad(&rtts(p), 15),
+                pad(
+                    &format!("{}/{}", bytes(p.bytes_sent), bytes(p.bytes_received)),
+                    19
+                ),
+                at_ms(r.state_since_ms)
             ));
         }
         let base = if is_selected_pair {
             t.selected_pair
+        } else if p.stale {
+            t.dim
         } else {
             ratatui::style::Style::new()
         };
         let mut line = Line::from(vec![
             span(text, base),
-            span(pad(&state, 13), t.health(h)),
+            span(pad(&state, 12), if p.stale { t.dim } else { t.health(h) }),
             span(rest, base),
         ]);
         if sel_row == Some(i) {
@@ -169,11 +321,15 @@ pub fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
             // No room for the counters' columns: a second line.
             lines.push(Line::from(span(
                 format!(
-                    "    req {} / resp {} · {} ↑ {} ↓",
+                    "    req {}/{} resp {}/{} · rtt {} · {}↑ {}↓ · at {}",
                     p.requests_sent,
+                    p.requests_received,
+                    p.responses_sent,
                     p.responses_received,
+                    rtts(p),
                     bytes(p.bytes_sent),
-                    bytes(p.bytes_received)
+                    bytes(p.bytes_received),
+                    at_ms(r.state_since_ms)
                 ),
                 t.dim,
             )));

@@ -18,6 +18,12 @@ use tokio_tungstenite::tungstenite::Message;
 /// Parse viewer arguments exactly as the binary does and start an engine.
 pub fn viewer(args: &[&str]) -> EngineHandle {
     let mut argv = vec!["rtcscope", "--headless"];
+    // Tests in the root namespace keep ICE on loopback: by default the viewer gathers on every
+    // interface, and only loopback may receive the tests' traffic. The default bind is tested in a
+    // namespace the NAT lab creates (tests/natlab/gather.rs).
+    if !args.contains(&"--bind") {
+        argv.extend_from_slice(&["--bind", "127.0.0.1:0"]);
+    }
     argv.extend_from_slice(args);
     let cli = Cli::try_parse_from(argv).expect("valid arguments");
     let url = cli.view.url.clone().expect("url");

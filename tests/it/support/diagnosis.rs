@@ -83,6 +83,10 @@ pub async fn run_bin(args: Vec<String>) -> Run {
 /// Run the viewer headless with `args` and return its events and exit code.
 pub async fn view(args: &[&str]) -> (Vec<Stamped>, Option<i32>) {
     let mut argv: Vec<String> = vec!["--headless".into()];
+    // ICE on loopback only (see `common::viewer`).
+    if !args.contains(&"--bind") {
+        argv.extend(["--bind".into(), "127.0.0.1:0".into()]);
+    }
     argv.extend(args.iter().map(|s| (*s).to_owned()));
     let run = run_bin(argv).await;
     (run.events(), run.code)

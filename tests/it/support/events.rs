@@ -141,6 +141,7 @@ pub fn pair(id: &str, local: &Candidate, remote: &Candidate, state: &str) -> Can
         responses_sent: 0,
         bytes_sent: 0,
         bytes_received: 0,
+        stale: false,
     }
 }
 
