@@ -245,6 +245,7 @@ fn cand(typ: CandidateType, address: &str, port: u16) -> Candidate {
         related_port: None,
         tcp_type: None,
         url: None,
+        relay_protocol: None,
     }
 }
 
@@ -268,12 +269,14 @@ fn pair(local: &str, remote: &str, requests: u64, responses: u64) -> CandidatePa
             protocol: "udp".into(),
             address: local.into(),
             port: 5000,
+            relay_protocol: None,
         }),
         remote: Some(PairEnd {
             typ: CandidateType::Host,
             protocol: "udp".into(),
             address: remote.into(),
             port: 6000,
+            relay_protocol: None,
         }),
         state: if responses > 0 {
             "succeeded".into()
