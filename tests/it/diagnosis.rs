@@ -119,6 +119,25 @@ const EXPECTED: &[(&str, &[&str], &[&str])] = &[
         &["turn-unreachable"],
     ),
     (
+        "turn-dtls-skipped",
+        &["turn-tcp-tls-skipped", "healthy"],
+        &["turn-unreachable", "turn-transport-failed"],
+    ),
+    (
+        "turn-tls-healthy",
+        &["healthy"],
+        &[
+            "turn-transport-failed",
+            "turn-tcp-tls-skipped",
+            "turn-unreachable",
+        ],
+    ),
+    (
+        "turn-tls-untrusted",
+        &["turn-transport-failed"],
+        &["healthy", "turn-tcp-tls-skipped"],
+    ),
+    (
         "stun-one-dead",
         &["ice-server-probe-failed", "healthy"],
         &["udp-blocked"],

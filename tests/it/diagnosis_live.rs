@@ -420,9 +420,53 @@ async fn turn_cases() {
     .await;
     record("stun-one-dead", &events);
     expect(&events, &["ice-server-probe-failed"]);
-    let tcp = format!("turn:test:secret@127.0.0.1:{}?transport=tcp", turn.port);
-    let (events, _) = view(&["--duration", "4s", "--ice-server", &tcp, &url]).await;
-    record("turn-tcp-skipped", &events);
+    server.shutdown().await;
+}
+
+/// TURN over TCP and TLS (carried by the adapter's bridge): a relay over TLS with --insecure, the
+/// self-signed certificate refused without it, and `turns:…?transport=udp` (DTLS), still skipped.
+/// (`turn-tcp-skipped` is a recording from before the bridge, when TURN over TCP was skipped.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turn_over_tcp_and_tls_cases() {
+    if !coturn_available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "coturn is required in CI: .ci/run installs it"
+        );
+        eprintln!("SKIPPED: turnserver not installed");
+        return;
+    }
+    let turn = common::Coturn::start_tls().await;
+    let tls_port = turn.tls_port.expect("TLS port");
+    let server = serve_with(None, Duration::from_secs(20)).await;
+    let url = server.ws_url("cam");
+    let turns = format!("turns:test:secret@127.0.0.1:{tls_port}");
+    let relay = ["--ice-transport-policy", "relay", "--ice-server"];
+    let (events, _) = view(
+        &[
+            &["--duration", "5s", "--insecure"][..],
+            &relay,
+            &[&turns, &url],
+        ]
+        .concat(),
+    )
+    .await;
+    record("turn-tls-healthy", &events);
+    expect(&events, &["healthy"]);
+    let (events, _) = view(
+        &[
+            &["--duration", "5s", "--max-restarts", "0"][..],
+            &relay,
+            &[&turns, &url],
+        ]
+        .concat(),
+    )
+    .await;
+    record("turn-tls-untrusted", &events);
+    expect(&events, &["turn-transport-failed"]);
+    let dtls = format!("turns:test:secret@127.0.0.1:{tls_port}?transport=udp");
+    let (events, _) = view(&["--duration", "4s", "--ice-server", &dtls, &url]).await;
+    record("turn-dtls-skipped", &events);
     expect(&events, &["turn-tcp-tls-skipped"]);
     server.shutdown().await;
 }
