@@ -198,7 +198,8 @@ mod tests {
             v.extend(std::iter::repeat_n(0, n));
             v
         };
-        let cases: Vec<(&str, Vec<u8>, Result<Vec<u8>, FrameError>)> = vec![
+        type Case = (&'static str, Vec<u8>, Result<Vec<u8>, FrameError>);
+        let cases: Vec<Case> = vec![
             ("STUN as is", stun(8, 1), Ok(stun(8, 1))),
             ("empty STUN", stun(0, 2), Ok(stun(0, 2))),
             ("ChannelData aligned", chan(8, 3), Ok(chan(8, 3))),
@@ -280,7 +281,8 @@ mod tests {
 
     #[test]
     fn chunk_tables() {
-        let cases: Vec<(&str, Vec<Vec<u8>>, Vec<usize>)> = vec![
+        type Case = (&'static str, Vec<Vec<u8>>, Vec<usize>);
+        let cases: Vec<Case> = vec![
             // (chunks fed, number of messages out after each)
             (
                 "half a STUN header",
@@ -376,6 +378,6 @@ mod tests {
             .feed(&[header.to_vec(), body, vec![0; 8]].concat())
             .unwrap_err();
         assert_eq!(err, FrameError::BadStunHeader("no magic cookie"));
-        assert!(MAX_FRAME >= STUN_HEADER + 0xfffc);
+        const { assert!(MAX_FRAME >= STUN_HEADER + 0xfffc) };
     }
 }

@@ -288,7 +288,8 @@ mod tests {
 
     #[test]
     fn which_urls_are_bridged() {
-        let cases: Vec<(&str, Option<(RelayProtocol, &str, u16)>)> = vec![
+        type Case = (&'static str, Option<(RelayProtocol, &'static str, u16)>);
+        let cases: Vec<Case> = vec![
             ("turn:h:3478", None),
             ("turn:h:3478?transport=udp", None),
             (
