@@ -174,3 +174,111 @@ async fn turns_is_verified_and_works_with_insecure_over_whep() {
     server.shutdown().await;
     assert_media_over(&events, &shown, RelayProtocol::Tls);
 }
+
+/// A TCP forwarder to `upstream` on 127.0.0.1 whose open connections can be cut (a proxy or firewall
+/// that drops an idle or long connection); new connections are still accepted after a cut.
+struct CuttableProxy {
+    port: u16,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl CuttableProxy {
+    async fn start(upstream: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let list = conns.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut down, _)) = listener.accept().await {
+                let task = tokio::spawn(async move {
+                    if let Ok(mut up) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                    }
+                });
+                list.lock().unwrap().push(task);
+            }
+        });
+        Self {
+            port,
+            conns,
+            accept,
+        }
+    }
+
+    /// Close every open connection (both sides); returns how many there were.
+    fn cut(&self) -> usize {
+        let mut conns = self.conns.lock().unwrap();
+        let n = conns.iter().filter(|t| !t.is_finished()).count();
+        for t in conns.drain(..) {
+            t.abort();
+        }
+        n
+    }
+}
+
+impl Drop for CuttableProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
+/// The TCP connection to the TURN server drops mid-session: the viewer says so (`turn_transport_failed`,
+/// stage `dropped`), restarts, and the media flows again over a new connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_turn_tcp_connection_is_reported_and_the_session_restarts() {
+    if !coturn_or_skip() {
+        return;
+    }
+    let turn = common::Coturn::start().await;
+    let proxy = CuttableProxy::start(turn.port).await;
+    let server = rtcscope::serve::start("127.0.0.1:0".parse().unwrap(), sender_options(&[]))
+        .await
+        .unwrap();
+    let ice = format!("turn:test:secret@127.0.0.1:{}?transport=tcp", proxy.port);
+    let shown = format!("turn:127.0.0.1:{}?transport=tcp", proxy.port);
+    let handle = viewer(&[
+        "--duration",
+        "14s",
+        "--no-probe",
+        "--restart-pause",
+        "500ms",
+        "--ice-transport-policy",
+        "relay",
+        "--ice-server",
+        &ice,
+        &server.ws_url("cam"),
+    ]);
+    let run = tokio::spawn(collect(handle, Duration::from_secs(60)));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let cut = proxy.cut();
+    let events = run.await.expect("the collector");
+    server.shutdown().await;
+    let t = dump(&events);
+    assert!(cut > 0, "the viewer had a TCP connection open\n{t}");
+    assert!(
+        of(&events, "first_media").iter().any(|e| e.attempt == 1),
+        "media before the cut\n{t}"
+    );
+    let dropped = events.iter().find(|e| {
+        matches!(&e.event, Event::TurnTransportFailed { url, stage: TurnTransportStage::Dropped, relay_protocol: RelayProtocol::Tcp, .. } if *url == shown)
+    });
+    let dropped = dropped.unwrap_or_else(|| panic!("no dropped connection reported\n{t}"));
+    assert_eq!(dropped.attempt, 1, "{t}");
+    let restart = events
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::Restart { cause, .. } => Some(cause.describe()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no restart\n{t}"));
+    assert!(restart.contains("dropped"), "{restart}");
+    assert!(
+        of(&events, "first_media").iter().any(|e| e.attempt >= 2),
+        "media again after the restart\n{t}"
+    );
+    assert!(!t.contains("secret"), "{t}");
+}
