@@ -35,6 +35,11 @@ const EXPECTED: &[(&str, &[&str], &[&str])] = &[
     ),
     ("natlab-scenario-3", &["healthy"], &["symmetric-nat"]),
     ("natlab-scenario-4", &["healthy"], &["udp-blocked"]),
+    (
+        "natlab-udp-blocked-turn-tls",
+        &["healthy"],
+        &["udp-blocked", "turn-transport-failed", "turn-tcp-tls-skipped"],
+    ),
     // Signaling.
     ("ws-unreachable", &["signaling-unreachable"], &["healthy"]),
     ("ws-404", &["http-not-found"], &["socket-closed"]),
