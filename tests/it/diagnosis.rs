@@ -38,7 +38,11 @@ const EXPECTED: &[(&str, &[&str], &[&str])] = &[
     (
         "natlab-udp-blocked-turn-tls",
         &["healthy"],
-        &["udp-blocked", "turn-transport-failed", "turn-tcp-tls-skipped"],
+        &[
+            "udp-blocked",
+            "turn-transport-failed",
+            "turn-tcp-tls-skipped",
+        ],
     ),
     // Signaling.
     ("ws-unreachable", &["signaling-unreachable"], &["healthy"]),

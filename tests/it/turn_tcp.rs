@@ -282,3 +282,83 @@ async fn a_dropped_turn_tcp_connection_is_reported_and_the_session_restarts() {
     );
     assert!(!t.contains("secret"), "{t}");
 }
+
+/// Milliseconds from the attempt's start to an event of `name` in attempt 1.
+fn ms_to(events: &[Stamped], name: &str) -> Option<f64> {
+    let start = of(events, "attempt_started").first().map(|e| e.t_ms)?;
+    of(events, name)
+        .iter()
+        .find(|e| e.attempt == 1)
+        .map(|e| e.t_ms - start)
+}
+
+/// Not a test but a measurement (speeds are not asserted): time to the first relay candidate, to the
+/// connection and to first media with TURN over UDP, TCP and TLS, relay-only, against one coturn and
+/// one sender on loopback, in one run. `cargo test --test it turn_tcp::measure -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn measure_time_to_first_media_over_udp_tcp_and_tls_relays() {
+    if !coturn_or_skip() {
+        return;
+    }
+    let turn = common::Coturn::start_tls().await;
+    let tls_port = turn.tls_port.expect("TLS port");
+    let server = rtcscope::serve::start("127.0.0.1:0".parse().unwrap(), sender_options(&[]))
+        .await
+        .unwrap();
+    let runs = [
+        ("udp", format!("turn:test:secret@127.0.0.1:{}", turn.port)),
+        (
+            "tcp",
+            format!("turn:test:secret@127.0.0.1:{}?transport=tcp", turn.port),
+        ),
+        ("tls", format!("turns:test:secret@127.0.0.1:{tls_port}")),
+    ];
+    let rounds: usize = std::env::var("RTCSCOPE_MEASURE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    println!(
+        "relay  round  relay candidate  ICE connected  first media   (ms from the attempt's start)"
+    );
+    for round in 1..=rounds {
+        for (name, ice) in &runs {
+            let events = collect(
+                viewer(&[
+                    "--duration",
+                    "5s",
+                    "--no-probe",
+                    "--insecure",
+                    "--ice-transport-policy",
+                    "relay",
+                    "--ice-server",
+                    ice,
+                    &server.ws_url("cam"),
+                ]),
+                Duration::from_secs(40),
+            )
+            .await;
+            let connected = events.iter().find_map(|e| match &e.event {
+                Event::StateChanged { kind, state }
+                    if e.attempt == 1
+                        && *kind == rtcscope::event::StateKind::IceConnection
+                        && state == "connected" =>
+                {
+                    Some(e.t_ms)
+                }
+                _ => None,
+            });
+            let start = of(&events, "attempt_started")
+                .first()
+                .map_or(0.0, |e| e.t_ms);
+            let show = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.0}"));
+            println!(
+                "{name:<5}  {round:>5}  {:>15}  {:>13}  {:>11}",
+                show(ms_to(&events, "local_candidate")),
+                show(connected.map(|c| c - start)),
+                show(ms_to(&events, "first_media")),
+            );
+        }
+    }
+    server.shutdown().await;
+}
