@@ -455,7 +455,9 @@ impl ViewerPeer {
                 let target_url = target.url.clone();
                 let bridge = TurnBridge::start(target, loopback, tls.clone(), events.clone())
                     .await
-                    .map_err(|e| AdapterError::Build(format!("TURN bridge for {u}: {e}")))?;
+                    .map_err(|e| {
+                        AdapterError::Build(format!("TURN bridge for {target_url}: {e}"))
+                    })?;
                 relays
                     .bridges
                     .insert(bridge.local_addr(), (target_url, protocol));
