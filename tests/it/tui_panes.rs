@@ -450,6 +450,10 @@ fn relay_protocol_in_the_candidates_and_pairs_panes() {
     let (_, t) = pane(&app, Pane::Candidates, 200, 20);
     assert!(t.contains("relayProtocol tls"), "{t}");
     assert!(t.contains("via turns:127.0.0.1:"), "{t}");
+    assert!(
+        t.contains("produced 1 relay"),
+        "the server's line counts its relay: {t}"
+    );
     assert!(!t.contains("SKIPPED"), "{t}");
     let (_, t) = pane(&app, Pane::Pairs, 140, 12);
     assert!(t.contains("★ SELECTED relay/tls 127.0.0.1:"), "{t}");
