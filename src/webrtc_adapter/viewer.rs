@@ -779,6 +779,23 @@ impl ViewerPeer {
             .map(|(p, _)| *p)
     }
 
+    /// `line` (something the stack logged) with the TURN bridges' loopback URLs and addresses replaced by
+    /// the real TURN URLs: events never name a bridge.
+    pub fn unbridge(&self, line: &str) -> String {
+        let Ok(relays) = self.relays.lock() else {
+            return line.to_owned();
+        };
+        if relays.bridges.is_empty() {
+            return line.to_owned();
+        }
+        let bridges: Vec<(SocketAddr, String)> = relays
+            .bridges
+            .iter()
+            .map(|(a, (u, _))| (*a, u.clone()))
+            .collect();
+        turn_bridge::unbridge(line, &bridges)
+    }
+
     /// The local relay candidates (address, port) allocated through the TURN server `url`.
     pub fn relay_candidates_of(&self, url: &str) -> Vec<(String, u16)> {
         let Ok(relays) = self.relays.lock() else {

@@ -142,6 +142,11 @@ const EXPECTED: &[(&str, &[&str], &[&str])] = &[
         ],
     ),
     (
+        "turn-tcp-wrong-password",
+        &["turn-auth-failed"],
+        &["turn-transport-failed", "turn-unreachable"],
+    ),
+    (
         "turn-tls-untrusted",
         &["turn-transport-failed"],
         &["healthy", "turn-tcp-tls-skipped"],

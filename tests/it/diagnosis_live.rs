@@ -464,6 +464,37 @@ async fn turn_over_tcp_and_tls_cases() {
     .await;
     record("turn-tls-untrusted", &events);
     expect(&events, &["turn-transport-failed"]);
+    // A wrong password over TCP: the stack's own words name the real URL, never the bridge.
+    let wrong = format!("turn:test:wrong@127.0.0.1:{}?transport=tcp", turn.port);
+    let (events, _) = view(
+        &[
+            &["--duration", "5s", "--max-restarts", "0"][..],
+            &relay,
+            &[&wrong, &url],
+        ]
+        .concat(),
+    )
+    .await;
+    record("turn-tcp-wrong-password", &events);
+    expect(&events, &["turn-auth-failed"]);
+    let real = format!("turn:127.0.0.1:{}?transport=tcp", turn.port);
+    let stack: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            rtcscope::event::Event::Warning { message, .. } if message.contains("TURN") => {
+                Some(message.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        stack.iter().any(|m| m.contains(&real)),
+        "the stack's TURN warning names {real}: {stack:#?}"
+    );
+    assert!(
+        stack.iter().all(|m| !m.contains("transport=udp")),
+        "no bridge URL: {stack:#?}"
+    );
     let dtls = format!("turns:test:secret@127.0.0.1:{tls_port}?transport=udp");
     let (events, _) = view(&["--duration", "4s", "--ice-server", &dtls, &url]).await;
     record("turn-dtls-skipped", &events);

@@ -79,6 +79,52 @@ pub(crate) fn target_of(url: &str) -> Option<BridgeTarget> {
     })
 }
 
+/// `text` (a line the stack logged) with each bridge's loopback URL and address replaced by the real
+/// TURN URL it carries, so that no event names the bridge. `bridges`: (bridge address, real URL).
+pub(crate) fn unbridge(text: &str, bridges: &[(SocketAddr, String)]) -> String {
+    let mut out = text.to_owned();
+    for (addr, url) in bridges {
+        let host = match addr.ip() {
+            IpAddr::V6(ip) => format!("[{ip}]"),
+            IpAddr::V4(ip) => ip.to_string(),
+        };
+        let hostport = format!("{host}:{}", addr.port());
+        for stack_url in [
+            format!("turn:{hostport}?transport=udp"),
+            format!("turn:{hostport}"),
+        ] {
+            out = replace_whole(&out, &stack_url, url);
+        }
+        out = replace_whole(
+            &out,
+            &hostport,
+            &format!("{url} (through the local TURN bridge)"),
+        );
+    }
+    out
+}
+
+/// `text` with every `needle` that is not part of a longer address or number replaced by `with`.
+fn replace_whole(text: &str, needle: &str, with: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(needle) {
+        let before = if i == 0 {
+            out.chars().last()
+        } else {
+            rest[..i].chars().last()
+        };
+        let after = rest[i + needle.len()..].chars().next();
+        let glued = before.is_some_and(|c| c.is_ascii_digit() || c == '.')
+            || after.is_some_and(|c| c.is_ascii_digit());
+        out.push_str(&rest[..i]);
+        out.push_str(if glued { needle } else { with });
+        rest = &rest[i + needle.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// One running bridge: a loopback UDP socket and the task that serves it. Dropping it stops everything.
 #[derive(Debug)]
 pub(crate) struct TurnBridge {
@@ -313,5 +359,44 @@ mod tests {
             assert_eq!(got, want, "{url}");
         }
         assert_eq!(relay_protocol_of("turn:h:1"), Some(RelayProtocol::Udp));
+    }
+
+    #[test]
+    fn stack_lines_name_the_real_server() {
+        let bridges = vec![
+            (
+                "127.0.0.1:40001".parse().unwrap(),
+                "turns:turn.example.com:443".to_owned(),
+            ),
+            (
+                "[::1]:40002".parse().unwrap(),
+                "turn:turn.example.com:3478?transport=tcp".to_owned(),
+            ),
+        ];
+        let cases = [
+            (
+                "TURN allocation failed via turn:127.0.0.1:40001?transport=udp: 401",
+                "TURN allocation failed via turns:turn.example.com:443: 401",
+            ),
+            (
+                "no response from 127.0.0.1:40001",
+                "no response from turns:turn.example.com:443 (through the local TURN bridge)",
+            ),
+            (
+                "from [::1]:40002 via turn:[::1]:40002?transport=udp",
+                "from turn:turn.example.com:3478?transport=tcp (through the local TURN bridge) via \
+                 turn:turn.example.com:3478?transport=tcp",
+            ),
+            // Another port, or no bridge at all: unchanged.
+            (
+                "no response from 127.0.0.1:400015",
+                "no response from 127.0.0.1:400015",
+            ),
+            ("from 2127.0.0.1:40001", "from 2127.0.0.1:40001"),
+            ("ICE failed", "ICE failed"),
+        ];
+        for (line, want) in cases {
+            assert_eq!(unbridge(line, &bridges), want, "{line}");
+        }
     }
 }
