@@ -825,3 +825,51 @@ impl ViewerPeer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relay_candidates_get_the_real_url_and_protocol_back() {
+        let mut m = RelayMap::default();
+        m.bridges.insert(
+            "127.0.0.1:40001".parse().unwrap(),
+            ("turns:turn.example.com:443".into(), RelayProtocol::Tls),
+        );
+        m.bridges.insert(
+            "[::1]:40002".parse().unwrap(),
+            (
+                "turn:turn.example.com:3478?transport=tcp".into(),
+                RelayProtocol::Tcp,
+            ),
+        );
+        let cases = [
+            (
+                "turn:127.0.0.1:40001?transport=udp",
+                "turns:turn.example.com:443",
+                Some(RelayProtocol::Tls),
+            ),
+            (
+                "turn:[::1]:40002?transport=udp",
+                "turn:turn.example.com:3478?transport=tcp",
+                Some(RelayProtocol::Tcp),
+            ),
+            // Not a bridge (another port, or a real server): as the stack said, over UDP.
+            (
+                "turn:127.0.0.1:4000?transport=udp",
+                "turn:127.0.0.1:4000?transport=udp",
+                Some(RelayProtocol::Udp),
+            ),
+            (
+                "turn:turn.example.com:3478",
+                "turn:turn.example.com:3478",
+                Some(RelayProtocol::Udp),
+            ),
+            ("", "", None),
+        ];
+        for (stack, url, protocol) in cases {
+            assert_eq!(m.resolve(stack), (url.to_owned(), protocol), "{stack}");
+        }
+    }
+}
