@@ -442,9 +442,21 @@ async fn turn_over_tcp_and_tls_cases() {
     let url = server.ws_url("cam");
     let turns = format!("turns:test:secret@127.0.0.1:{tls_port}");
     let relay = ["--ice-transport-policy", "relay", "--ice-server"];
+    // With the most verbose log (webrtc-rs included): the credential is in no event and no log line.
+    let logdir = common::TempDir::new("turn-tls-log");
+    let log = logdir.0.join("rtcscope.log");
+    let log_arg = log.display().to_string();
     let (events, _) = view(
         &[
-            &["--duration", "5s", "--insecure"][..],
+            &[
+                "--duration",
+                "5s",
+                "--insecure",
+                "--log-file",
+                &log_arg,
+                "--log-level",
+                "trace",
+            ][..],
             &relay,
             &[&turns, &url],
         ]
@@ -453,6 +465,13 @@ async fn turn_over_tcp_and_tls_cases() {
     .await;
     record("turn-tls-healthy", &events);
     expect(&events, &["healthy"]);
+    let logged = std::fs::read_to_string(&log).expect("the log file");
+    assert!(logged.lines().count() > 100, "a trace log: {logged}");
+    assert!(!logged.contains("secret"), "a credential in the log");
+    for e in &events {
+        let line = serde_json::to_string(e).expect("serialise");
+        assert!(!line.contains("secret"), "a credential in an event: {line}");
+    }
     let (events, _) = view(
         &[
             &["--duration", "5s", "--max-restarts", "0"][..],
