@@ -278,7 +278,8 @@ pub struct ViewerOptions {
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
 
-    /// Accept a TLS certificate that does not verify (self-signed). Verification is on by default.
+    /// Accept a TLS certificate that does not verify (self-signed), for the signaling server and for
+    /// `turns:` TURN servers. Verification is on by default.
     #[arg(long)]
     pub insecure: bool,
 

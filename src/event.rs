@@ -136,6 +136,42 @@ impl CandidateType {
     }
 }
 
+/// How a relay candidate reaches its TURN server (webrtc-internals' `relayProtocol`): the transport of
+/// the TURN URL that allocated it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelayProtocol {
+    /// `turn:…` or `turn:…?transport=udp`.
+    Udp,
+    /// `turn:…?transport=tcp`.
+    Tcp,
+    /// `turns:…` (TLS over TCP).
+    Tls,
+}
+
+impl RelayProtocol {
+    /// `udp`, `tcp` or `tls`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelayProtocol::Udp => "udp",
+            RelayProtocol::Tcp => "tcp",
+            RelayProtocol::Tls => "tls",
+        }
+    }
+}
+
+/// Where the connection to a TURN server over TCP or TLS failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnTransportStage {
+    /// Resolving the name or opening the TCP connection.
+    Connect,
+    /// The TLS handshake (certificate checks included).
+    Tls,
+    /// The connection was up and then closed or broke.
+    Dropped,
+}
+
 /// An ICE candidate, local or remote, with every field the SDP carries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
@@ -165,6 +201,9 @@ pub struct Candidate {
     /// The STUN/TURN server URL that produced the candidate, where known (webrtc-rs gives it for relay only).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub url: Option<String>,
+    /// For a local relay candidate: how it reaches its TURN server (udp, tcp, tls).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub relay_protocol: Option<RelayProtocol>,
 }
 
 /// One local address the viewer gathers host candidates on.
@@ -277,6 +316,9 @@ pub struct PairEnd {
     pub address: String,
     /// Port.
     pub port: u16,
+    /// For a local relay end: how it reaches its TURN server (udp, tcp, tls).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub relay_protocol: Option<RelayProtocol>,
 }
 
 /// Per-track receive statistics, sampled about once a second.
@@ -424,6 +466,8 @@ pub enum ErrorSource {
     Stack,
     /// The configuration given.
     Config,
+    /// The connection to a TURN server over TCP or TLS.
+    Turn,
 }
 
 /// How a session ended.
@@ -542,6 +586,18 @@ pub enum Event {
     LocalAddresses {
         /// The addresses, in bind order.
         addresses: Vec<LocalAddress>,
+    },
+    /// The TCP or TLS connection to a TURN server failed or dropped (TURN over UDP has no connection).
+    /// The relay candidates of that server are gone with it.
+    TurnTransportFailed {
+        /// The TURN URL as configured, without credentials (`turns:turn.example.com:443`).
+        url: String,
+        /// `tcp` or `tls`.
+        relay_protocol: RelayProtocol,
+        /// Where it failed.
+        stage: TurnTransportStage,
+        /// The error in words (a certificate problem is named: expired, wrong name, unknown CA).
+        error: String,
     },
     /// A local candidate was gathered.
     LocalCandidate {
@@ -793,6 +849,7 @@ impl Event {
             Event::Transport { .. } => "transport",
             Event::Restart { .. } => "restart",
             Event::Error { .. } => "error",
+            Event::TurnTransportFailed { .. } => "turn_transport_failed",
             Event::Warning { .. } => "warning",
             Event::HttpRequest { .. } => "http_request",
             Event::HttpResponse { .. } => "http_response",

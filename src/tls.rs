@@ -89,3 +89,64 @@ fn insecure_config() -> Result<rustls::ClientConfig, String> {
             .with_no_client_auth(),
     )
 }
+
+/// A TLS failure in words, naming a certificate problem precisely: expired (or not yet valid), the
+/// wrong name, or an unknown CA. `err` is what a tokio-rustls handshake returns (an I/O error that
+/// wraps the rustls error); other errors are shown as they are.
+pub fn describe_error(err: &std::io::Error) -> String {
+    match err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    {
+        Some(e) => describe_rustls_error(e),
+        None => err.to_string(),
+    }
+}
+
+/// A rustls error in words (see [`describe_error`]).
+pub fn describe_rustls_error(err: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    let rustls::Error::InvalidCertificate(c) = err else {
+        return format!("TLS error: {err}");
+    };
+    let what = match c {
+        C::Expired | C::ExpiredContext { .. } => "has expired",
+        C::NotValidYet | C::NotValidYetContext { .. } => "is not valid yet (check the clock)",
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            "is not valid for this name (wrong name)"
+        }
+        C::UnknownIssuer => "is signed by an unknown CA (self-signed or a private CA)",
+        C::Revoked => "is revoked",
+        C::BadSignature => "has a bad signature",
+        C::BadEncoding => "does not parse",
+        _ => return format!("certificate rejected: {c:?}"),
+    };
+    format!("certificate rejected: the server's certificate {what}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_errors_are_named() {
+        use rustls::CertificateError as C;
+        let cases = [
+            (C::Expired, "has expired"),
+            (C::NotValidForName, "wrong name"),
+            (C::UnknownIssuer, "unknown CA"),
+            (C::NotValidYet, "not valid yet"),
+        ];
+        for (c, want) in cases {
+            let io = std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                rustls::Error::InvalidCertificate(c.clone()),
+            );
+            let got = describe_error(&io);
+            assert!(got.contains(want), "{c:?}: {got}");
+            assert!(got.starts_with("certificate rejected"), "{got}");
+        }
+        let other = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        assert_eq!(describe_error(&other), "reset");
+    }
+}

@@ -245,6 +245,7 @@ fn cand(typ: CandidateType, address: &str, port: u16) -> Candidate {
         related_port: None,
         tcp_type: None,
         url: None,
+        relay_protocol: None,
     }
 }
 
@@ -268,12 +269,14 @@ fn pair(local: &str, remote: &str, requests: u64, responses: u64) -> CandidatePa
             protocol: "udp".into(),
             address: local.into(),
             port: 5000,
+            relay_protocol: None,
         }),
         remote: Some(PairEnd {
             typ: CandidateType::Host,
             protocol: "udp".into(),
             address: remote.into(),
             port: 6000,
+            relay_protocol: None,
         }),
         state: if responses > 0 {
             "succeeded".into()
@@ -783,6 +786,86 @@ fn turn_over_tcp_skipped() {
         !ids.contains(&"turn-unreachable"),
         "a skipped URL was never tried: {ids:?}"
     );
+}
+
+/// A TURN-over-TLS session whose connection to the server failed at `stage` with `error`.
+fn turn_tls_failed(stage: crate::event::TurnTransportStage, error: &str) -> S {
+    let mut s = S::new();
+    s.at(1.0)
+        .attempt()
+        .servers(&["turns:turn.example.org:443"], Some("u"), "relay");
+    s.at(40.0).push(Event::TurnTransportFailed {
+        url: "turns:turn.example.org:443".into(),
+        relay_protocol: crate::event::RelayProtocol::Tls,
+        stage,
+        error: error.into(),
+    });
+    s
+}
+
+#[test]
+fn turn_transport_failures_are_named() {
+    use crate::event::TurnTransportStage as Stage;
+    let cases = [
+        (
+            Stage::Tls,
+            "certificate rejected: the server's certificate is signed by an unknown CA",
+            "certificate was rejected",
+            "--insecure",
+        ),
+        (
+            Stage::Connect,
+            "TCP connection failed: Connection refused",
+            "TLS connection to the TURN server failed",
+            "TCP to it is allowed",
+        ),
+        (
+            Stage::Dropped,
+            "the server closed the connection",
+            "dropped mid-session",
+            "restarts",
+        ),
+    ];
+    for (stage, error, title, fix) in cases {
+        let mut s = turn_tls_failed(stage, error);
+        s.at(6000.0).end();
+        let f = s.get("turn-transport-failed");
+        assert_eq!(f.severity, Severity::Error, "{f:#?}");
+        assert!(f.title.contains(title), "{f:#?}");
+        assert!(f.title.contains("turns:turn.example.org:443"), "{f:#?}");
+        assert!(f.fix.as_deref().unwrap_or("").contains(fix), "{f:#?}");
+        assert!(f.evidence.iter().any(|e| e.contains(error)), "{f:#?}");
+        assert!(
+            !s.ids().contains(&"turn-tcp-tls-skipped"),
+            "nothing was skipped"
+        );
+    }
+}
+
+#[test]
+fn turns_that_allocates_in_the_probe_but_fails_in_the_session_is_a_finding() {
+    use crate::event::TurnTransportStage as Stage;
+    let mut s = turn_tls_failed(Stage::Connect, "no answer to the TCP connection within 5 s");
+    let probe: crate::event::probe::ProbeResult = serde_json::from_value(serde_json::json!({
+        "url": "turns:turn.example.org:443",
+        "transport": "tls",
+        "kind": "turn_allocate",
+        "host": "turn.example.org",
+        "port": 443,
+        "outcome": {"status": "ok"},
+        "attempts": 1,
+        "elapsed_ms": 30.0,
+    }))
+    .expect("a probe result");
+    s.at(50.0).push(Event::ProbeResult { result: probe });
+    s.at(6000.0).end();
+    let f = s.get("turn-transport-failed");
+    assert!(
+        f.title
+            .contains("allocates in the probe but failed in the session"),
+        "{f:#?}"
+    );
+    assert!(f.evidence.iter().any(|e| e.starts_with("probe:")), "{f:#?}");
 }
 
 #[test]

@@ -55,6 +55,8 @@ pub(super) struct Attempt {
     /// When the stats were last polled in full (tracks and transport; the checklist is polled faster).
     pub(super) last_full_poll: Option<Instant>,
     pub(super) selected_id: String,
+    /// The selected pair as last reported.
+    pub(super) selected_pair: Option<crate::event::CandidatePair>,
     pub(super) selected_complete: bool,
     pub(super) dtls_state: String,
     pub(super) transport_reported: bool,
@@ -85,6 +87,7 @@ impl Attempt {
             checklist: checklist::Tracker::new(Duration::from_secs(1)),
             last_full_poll: None,
             selected_id: String::new(),
+            selected_pair: None,
             selected_complete: false,
             dtls_state: String::new(),
             transport_reported: false,

@@ -7,7 +7,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::Driver;
-use crate::event::{ErrorSource, Event, IceServerInfo, SkippedIceServer, StateKind};
+use crate::event::{
+    CandidateType, ErrorSource, Event, IceServerInfo, SkippedIceServer, StateKind,
+    TurnTransportStage,
+};
 use crate::proto::ice_server::{self, IceServerSpec};
 use crate::session::Input;
 use crate::signaling::{self, PeerFailure, PeerRequest, PeerResult};
@@ -160,6 +163,7 @@ impl Driver {
             audio: self.cfg.audio,
             bind: self.cfg.bind.clone(),
             ice_timeouts: self.cfg.ice_timeouts,
+            insecure: self.cfg.insecure,
         };
         self.viewer_config = Some(cfg.clone());
         self.start_probes(&specs);
@@ -182,8 +186,8 @@ impl Driver {
     }
 
     /// Probe, in the background, the ICE servers of this attempt not yet probed in the session: they
-    /// answer what the peer connection cannot (why no relay: refused credentials or no answer; TURN over
-    /// TCP/TLS, which this stack cannot use).
+    /// answer what the peer connection cannot (why no relay: refused credentials or no answer; whether a
+    /// TURN server answers over UDP, TCP and TLS).
     pub(super) fn start_probes(&mut self, specs: &[IceServerSpec]) {
         if !self.cfg.probe {
             return;
@@ -274,6 +278,27 @@ impl Driver {
                 })
                 .await;
             }
+            PeerEvent::TurnTransportFailed {
+                url,
+                relay_protocol,
+                stage,
+                error,
+            } => {
+                self.emit(Event::TurnTransportFailed {
+                    url: url.clone(),
+                    relay_protocol,
+                    stage,
+                    error: error.clone(),
+                })
+                .await;
+                // The media went through that connection: the pair is dead, start over.
+                if stage == TurnTransportStage::Dropped && self.selected_pair_uses(&url) {
+                    self.input(Input::PeerError(format!(
+                        "the TURN connection to {url} dropped: {error}"
+                    )))
+                    .await;
+                }
+            }
             PeerEvent::FirstRtp {
                 kind,
                 ssrc,
@@ -288,5 +313,25 @@ impl Driver {
                 self.input(Input::MediaReceived).await;
             }
         }
+    }
+
+    /// Whether the selected pair's local candidate is a relay allocated through the TURN server `url`.
+    fn selected_pair_uses(&self, url: &str) -> bool {
+        let Some(a) = self.attempt.as_ref() else {
+            return false;
+        };
+        let Some(peer) = a.peer.as_ref() else {
+            return false;
+        };
+        let relays = peer.relay_candidates_of(url);
+        a.selected_pair
+            .iter()
+            .filter_map(|p| p.local.as_ref())
+            .any(|l| {
+                l.typ == CandidateType::Relay
+                    && relays
+                        .iter()
+                        .any(|(addr, port)| *addr == l.address && *port == l.port)
+            })
     }
 }

@@ -109,6 +109,11 @@ impl super::Driver {
         let Some(a) = self.attempt.as_mut() else {
             return;
         };
+        // The stack names a TURN bridge where the user configured a TURN/TCP or TLS URL: show that URL.
+        let line = match a.peer.as_ref() {
+            Some(p) => p.unbridge(&line),
+            None => line,
+        };
         // At the start of checking the agent logs this once or twice before the remote candidates are
         // in: only a condition that lasts is worth a warning (e.g. every candidate was unusable).
         if line.contains("pingAllCandidates called with no candidate pairs") {

@@ -81,6 +81,7 @@ impl Driver {
                     || (!a.selected_complete && pair.local.is_some() && pair.remote.is_some()))
             {
                 a.selected_id = t.selected_pair_id.clone();
+                a.selected_pair = Some(pair.clone());
                 a.selected_complete = pair.local.is_some() && pair.remote.is_some();
                 out.push(Event::SelectedPair {
                     pair: pair.clone(),

@@ -264,7 +264,7 @@ impl ProbeResult {
                 } else {
                     String::new()
                 };
-                let mut s = match (self.kind, self.relayed_address) {
+                match (self.kind, self.relayed_address) {
                     (ProbeKind::TurnAllocate, Some(relay)) => {
                         let mut s = format!("relay {relay}");
                         if let Some(l) = self.lifetime_s {
@@ -285,14 +285,7 @@ impl ProbeResult {
                         Some(m) => format!("mapped {m}{rtt}{retried}"),
                         None => format!("answered{rtt}{retried}"),
                     },
-                };
-                if self.kind == ProbeKind::TurnAllocate && self.transport != ProbeTransport::Udp {
-                    s.push_str(&format!(
-                        " — works over {}, which webrtc-rs 0.21 (the viewer's stack) cannot use",
-                        self.transport.as_str().to_uppercase()
-                    ));
                 }
-                s
             }
             ProbeOutcome::Timeout {
                 tries: n,

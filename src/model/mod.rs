@@ -16,8 +16,8 @@ pub mod sdp;
 
 use crate::event::{
     Candidate, CandidatePair, CandidateType, Direction, EndReason, ErrorSource, Event,
-    IceServerInfo, LocalAddress, MessageKind, PairEnd, Phase, Protocol, RestartCause,
-    SkippedIceServer, Stamped, StateKind, TrackStats,
+    IceServerInfo, LocalAddress, MessageKind, PairEnd, Phase, Protocol, RelayProtocol,
+    RestartCause, SkippedIceServer, Stamped, StateKind, TrackStats, TurnTransportStage,
 };
 
 pub use evidence::{AttemptEnd, AttemptTrack, Closed, HttpFailure, PostAnswer, cause_key, cut};
@@ -559,6 +559,8 @@ pub struct Attempt {
     pub tracks: Vec<AttemptTrack>,
     /// Stack warnings about TURN (capped, cut).
     pub turn_warnings: Vec<String>,
+    /// TCP/TLS connections to TURN servers that failed or dropped in this attempt (capped).
+    pub turn_transport_failures: Vec<TurnTransportFailure>,
     /// Stack warnings that ICE had no candidate pair to check.
     pub no_pairs_warning: bool,
     /// Other stack messages about DTLS (capped, cut).
@@ -567,6 +569,38 @@ pub struct Attempt {
     pub protocol_errors: Vec<String>,
     /// Signaling messages of a kind the protocol does not have, or invalid.
     pub bad_messages: u32,
+}
+
+/// A TCP or TLS connection to a TURN server that failed or dropped (`turn_transport_failed`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnTransportFailure {
+    /// Session time.
+    pub t_ms: f64,
+    /// The TURN URL (no credentials).
+    pub url: String,
+    /// `tcp` or `tls`.
+    pub relay_protocol: RelayProtocol,
+    /// Where it failed.
+    pub stage: TurnTransportStage,
+    /// The error in words (cut).
+    pub error: String,
+}
+
+impl TurnTransportFailure {
+    /// One line: `TURN over TLS to turns:h:443: TLS handshake failed: certificate rejected: …`.
+    pub fn describe(&self) -> String {
+        let what = match self.stage {
+            TurnTransportStage::Connect => "connection failed",
+            TurnTransportStage::Tls => "TLS handshake failed",
+            TurnTransportStage::Dropped => "connection dropped",
+        };
+        format!(
+            "TURN over {} to {}: {what}: {}",
+            self.relay_protocol.as_str().to_ascii_uppercase(),
+            self.url,
+            self.error
+        )
+    }
 }
 
 impl Attempt {
@@ -618,6 +652,7 @@ impl Attempt {
             tracks_added: 0,
             tracks: Vec::new(),
             turn_warnings: Vec::new(),
+            turn_transport_failures: Vec::new(),
             no_pairs_warning: false,
             dtls_notes: Vec::new(),
             protocol_errors: Vec::new(),
@@ -1244,6 +1279,36 @@ impl Model {
                     ever_connected: *ever_connected,
                     media_received: *media_received,
                 });
+                return;
+            }
+            Event::TurnTransportFailed {
+                url,
+                relay_protocol,
+                stage,
+                error,
+            } => {
+                let f = TurnTransportFailure {
+                    t_ms: t,
+                    url: cut(url),
+                    relay_protocol: *relay_protocol,
+                    stage: *stage,
+                    error: cut(error),
+                };
+                self.errors += 1;
+                self.log.push(LogEntry {
+                    seq: ev.seq,
+                    t_ms: t,
+                    attempt: ev.attempt,
+                    level: Level::Error,
+                    source: ErrorSource::Turn,
+                    message: f.describe(),
+                    offending: None,
+                });
+                if ev.attempt == self.attempt.number
+                    && self.attempt.turn_transport_failures.len() < evidence::NOTES_KEPT
+                {
+                    self.attempt.turn_transport_failures.push(f);
+                }
                 return;
             }
             Event::ProbeResult { result } => {

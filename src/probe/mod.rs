@@ -8,8 +8,9 @@
 //!   request draws a 401 with the realm and nonce, the second carries the long-term credentials.
 //!   Success gives the relayed address, lifetime and round-trip time, and a Refresh with lifetime 0
 //!   frees the allocation again. Failure gives the STUN error code and reason (401 wrong
-//!   credentials, 438 stale nonce, 486 quota, 508 capacity…). TURN over TCP/TLS is exactly what the
-//!   viewer's WebRTC stack (webrtc-rs 0.21) cannot try itself.
+//!   credentials, 438 stale nonce, 486 quota, 508 capacity…). The viewer uses TURN over TCP/TLS too
+//!   (webrtc-rs 0.21 cannot, the adapter's bridge carries it): a server that allocates here but fails
+//!   in the session is a finding of its own (`turn-transport-failed`).
 //!
 //! The STUN/TURN messages come from the `rtc` crate's codec through
 //! [`crate::webrtc_adapter::stun_turn`]; this module owns the sockets, timers and the flow. Every

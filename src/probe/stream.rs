@@ -58,7 +58,7 @@ pub(crate) async fn tls_handshake(
             "no TLS handshake within {:.1} s (is it a TLS port?)",
             timeout.as_secs_f64()
         )),
-        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Err(e)) => Err(crate::tls::describe_error(&e)),
         Ok(Ok(s)) => Ok(s),
     }
 }

@@ -201,6 +201,7 @@ pub fn parse_candidate(line: &str) -> Result<Candidate, CandidateError> {
         related_port,
         tcp_type,
         url: None,
+        relay_protocol: None,
     })
 }
 
@@ -269,6 +270,7 @@ mod tests {
             related_port: None,
             tcp_type: None,
             url: None,
+            relay_protocol: None,
         }
     }
 

@@ -306,11 +306,12 @@ pub fn parse_cli_ice_server(
     })
 }
 
-/// Why webrtc-rs 0.21.1 cannot use `url`, or `None` when it can.
+/// Why the viewer cannot use `url`, or `None` when it can.
 ///
-/// Unusable: `turns:` (TURN over TLS), `turn:…?transport=tcp` (TURN over TCP), `stuns:` (STUN over
-/// TLS); webrtc-rs skips these with only a log line. Also reported: a scheme that is not
-/// STUN/TURN, and a `//` after the scheme (webrtc-rs rejects such URLs).
+/// Usable: `stun:`, `turn:` over UDP, and TURN over TCP (`?transport=tcp`) and TLS (`turns:`), the last
+/// two through the adapter's local bridge (webrtc-rs 0.21.1 itself skips them). Unusable: `stuns:`
+/// (STUN over TLS) and `turns:…?transport=udp` (TURN over DTLS), which the stack skips with only a log
+/// line; a scheme that is not STUN/TURN; a `//` after the scheme (webrtc-rs rejects such URLs).
 pub fn unsupported_reason(url: &str) -> Option<String> {
     let url = url.trim();
     let (scheme, rest) = url.split_once(':').unwrap_or((url, ""));
@@ -326,26 +327,41 @@ pub fn unsupported_reason(url: &str) -> Option<String> {
             "webrtc-rs 0.21.1 rejects \"//\" after the scheme; write {scheme}:host:port"
         ));
     }
+    let query = rest.split_once('?').map(|(_, q)| q.to_ascii_lowercase());
+    let udp = query.is_some_and(|q| q.split('&').any(|kv| kv == "transport=udp"));
     match scheme.as_str() {
-        "turns" => Some(
-            "TURN over TLS (turns:) is not supported by webrtc-rs 0.21.1; only TURN over UDP is used"
+        "stuns" => Some(
+            "STUN over TLS (stuns:) is not supported by webrtc-rs 0.21.1; use stun:".to_owned(),
+        ),
+        "turns" if udp => Some(
+            "TURN over DTLS (turns: with ?transport=udp) is not supported; use turns: (TLS over \
+             TCP) or turn:"
                 .to_owned(),
         ),
-        "stuns" => {
-            Some("STUN over TLS (stuns:) is not supported by webrtc-rs 0.21.1; use stun:".to_owned())
-        }
-        "turn" => {
-            let query = rest.split_once('?').map(|(_, q)| q.to_ascii_lowercase());
-            if query.is_some_and(|q| q.split('&').any(|kv| kv == "transport=tcp")) {
-                Some(
-                    "TURN over TCP (?transport=tcp) is not supported by webrtc-rs 0.21.1; only \
-                     TURN over UDP is used"
-                        .to_owned(),
-                )
-            } else {
-                None
-            }
-        }
+        _ => None,
+    }
+}
+
+/// Why the built-in sender (`rtcscope serve`), which has no TURN bridge, cannot use `url`, or `None`
+/// when it can: what [`unsupported_reason`] says, plus TURN over TCP and TLS, which webrtc-rs 0.21.1
+/// skips (upstream webrtc#848).
+pub fn sender_unsupported_reason(url: &str) -> Option<String> {
+    if let Some(r) = unsupported_reason(url) {
+        return Some(r);
+    }
+    let url = url.trim();
+    let (scheme, rest) = url.split_once(':').unwrap_or((url, ""));
+    let tcp = rest.split_once('?').is_some_and(|(_, q)| {
+        q.to_ascii_lowercase()
+            .split('&')
+            .any(|kv| kv == "transport=tcp")
+    });
+    match scheme.to_ascii_lowercase().as_str() {
+        "turns" => Some("TURN over TLS (turns:) is not used by the sender; use turn:".to_owned()),
+        "turn" if tcp => Some(
+            "TURN over TCP (?transport=tcp) is not used by the sender; use turn: over UDP"
+                .to_owned(),
+        ),
         _ => None,
     }
 }
@@ -763,13 +779,11 @@ mod tests {
             ("stun:h:3478", None),
             ("turn:h:3478", None),
             ("turn:h:3478?transport=udp", None),
-            ("turns:h:5349", Some("TURN over TLS (turns:)")),
-            ("TURNS:h:443?transport=tcp", Some("TURN over TLS (turns:)")),
-            (
-                "turn:h:3478?transport=tcp",
-                Some("TURN over TCP (?transport=tcp)"),
-            ),
-            ("turn:h:3478?TRANSPORT=TCP", Some("TURN over TCP")),
+            ("turns:h:5349", None),
+            ("TURNS:h:443?transport=tcp", None),
+            ("turn:h:3478?transport=tcp", None),
+            ("turn:h:3478?TRANSPORT=TCP", None),
+            ("turns:h:443?transport=udp", Some("TURN over DTLS")),
             ("stuns:h:5349", Some("STUN over TLS (stuns:)")),
             ("stun://h:3478", Some("rejects \"//\"")),
             ("http://h", Some("not a STUN or TURN URL")),
@@ -782,6 +796,27 @@ mod tests {
                     let got = got.unwrap_or_default();
                     assert!(got.contains(w), "{url}: {got}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_sender_uses_turn_over_udp_only() {
+        let cases = [
+            ("stun:h:3478", None),
+            ("turn:h:3478", None),
+            ("turn:h:3478?transport=udp", None),
+            ("turns:h:5349", Some("TURN over TLS (turns:)")),
+            ("TURNS:h:443?transport=tcp", Some("TURN over TLS (turns:)")),
+            ("turn:h:3478?TRANSPORT=TCP", Some("TURN over TCP")),
+            ("turns:h:443?transport=udp", Some("TURN over DTLS")),
+            ("stuns:h:5349", Some("STUN over TLS")),
+        ];
+        for (url, want) in cases {
+            let got = sender_unsupported_reason(url);
+            match want {
+                None => assert_eq!(got, None, "{url}"),
+                Some(w) => assert!(got.as_deref().unwrap_or("").contains(w), "{url}: {got:?}"),
             }
         }
     }

@@ -210,6 +210,8 @@ pub struct CandidateDto {
     pub related: Option<String>,
     /// The STUN/TURN URL that produced it, when known.
     pub url: Option<String>,
+    /// For a local relay candidate: how it reaches its TURN server (`udp`, `tcp`, `tls`).
+    pub relay_protocol: Option<String>,
     /// Session time it was gathered or arrived, in milliseconds.
     pub t_ms: f64,
 }
@@ -225,6 +227,8 @@ pub struct PairDto {
     pub local_type: Option<String>,
     /// Remote candidate type.
     pub remote_type: Option<String>,
+    /// For a local relay end: how it reaches its TURN server (`udp`, `tcp`, `tls`).
+    pub local_relay_protocol: Option<String>,
     /// Pair state.
     pub state: String,
     /// Nominated.

@@ -198,12 +198,17 @@ fn candidate_dto(c: &Candidate, t_ms: f64) -> CandidateDto {
             None => a.clone(),
         }),
         url: c.url.clone(),
+        relay_protocol: c.relay_protocol.map(|p| p.as_str().to_owned()),
         t_ms,
     }
 }
 
 fn end_text(e: &PairEnd) -> String {
-    format!("{} {} {}:{}", e.typ.as_str(), e.protocol, e.address, e.port)
+    let mut s = format!("{} {} {}:{}", e.typ.as_str(), e.protocol, e.address, e.port);
+    if let Some(rp) = e.relay_protocol {
+        s.push_str(&format!(" (relayProtocol {})", rp.as_str()));
+    }
+    s
 }
 
 fn pair_dto(p: &CandidatePair, since_ms: f64, changes: u32, avg: Option<f64>) -> PairDto {
@@ -213,6 +218,11 @@ fn pair_dto(p: &CandidatePair, since_ms: f64, changes: u32, avg: Option<f64>) ->
         remote: p.remote.as_ref().map(end_text),
         local_type: typ(&p.local),
         remote_type: typ(&p.remote),
+        local_relay_protocol: p
+            .local
+            .as_ref()
+            .and_then(|e| e.relay_protocol)
+            .map(|rp| rp.as_str().to_owned()),
         state: p.state.clone(),
         nominated: p.nominated,
         current_rtt_ms: p.current_rtt_ms.filter(|r| r.is_finite()),

@@ -93,6 +93,9 @@ fn candidates(out: &mut String, side: &str, c: &CandidatesDto) {
             let _ = write!(line, " (base {})", sanitize(r));
         }
         let _ = write!(line, "  prio {}", x.priority);
+        if let Some(rp) = &x.relay_protocol {
+            let _ = write!(line, "  relayProtocol {}", sanitize(rp));
+        }
         if let Some(u) = &x.url {
             let _ = write!(line, "  via {}", sanitize(u));
         }

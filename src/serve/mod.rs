@@ -461,7 +461,7 @@ fn sender_config(
     for spec in ice_servers {
         let mut urls = Vec::new();
         for u in &spec.urls {
-            match ice_server::unsupported_reason(u) {
+            match ice_server::sender_unsupported_reason(u) {
                 Some(reason) => {
                     tracing::warn!("serve: ICE server {u} not used by the sender: {reason}")
                 }

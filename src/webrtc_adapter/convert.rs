@@ -43,6 +43,7 @@ pub(crate) fn candidate(c: &RTCIceCandidate, event_url: Option<&str>) -> Option<
         related_port: related.then_some(c.related_port),
         tcp_type: (!tcp_type.is_empty()).then(|| tcp_type.to_owned()),
         url,
+        relay_protocol: None,
     })
 }
 

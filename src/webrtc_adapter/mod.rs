@@ -7,7 +7,9 @@
 //! - no DTLS-state, selected-pair-change or ICE-error events: the viewer polls stats;
 //! - jitter in inbound-rtp stats is in RTP clock units: converted with the codec clock rate;
 //! - no new local candidates after an ICE restart unless local candidates are discarded: that setting is on;
-//! - a NACK/RTX storm under loss when RTX is negotiated: the viewer caps NACKs per packet (see [`viewer`]).
+//! - a NACK/RTX storm under loss when RTX is negotiated: the viewer caps NACKs per packet (see [`viewer`]);
+//! - TURN over TCP and TLS is skipped by the stack: a local bridge per such URL carries it (`turn_bridge`),
+//!   and relay candidates get their real URL and relay protocol back (the stack leaves it unspecified).
 
 /// ICE check pacing, as RFC 8445 (Ta = 50 ms) and browsers: a check round every 50 ms while checking
 /// instead of webrtc-rs's 200 ms. The controlling side nominates on the round after a pair succeeded, so
@@ -25,6 +27,7 @@ pub mod viewer;
 
 mod codecs;
 mod convert;
+mod turn_bridge;
 
 /// An error from the WebRTC stack, as text (the stack's own error types stay inside this module).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

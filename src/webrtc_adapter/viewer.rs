@@ -38,8 +38,12 @@ use webrtc::peer_connection::{
 };
 
 use super::convert;
+use super::turn_bridge::{self, TurnBridge};
 use super::{AdapterError, IceServerConfig, IceTimeouts};
-use crate::event::{Candidate, CandidatePair, CandidateType, LocalAddress, PairEnd, StateKind};
+use crate::event::{
+    Candidate, CandidatePair, CandidateType, LocalAddress, PairEnd, RelayProtocol, StateKind,
+    TurnTransportStage,
+};
 
 /// NACKs the viewer sends at most per lost packet (see the module docs).
 pub const MAX_NACKS_PER_PACKET: u16 = 2;
@@ -58,6 +62,8 @@ pub struct ViewerConfig {
     pub bind: Vec<SocketAddr>,
     /// ICE timers; `None` keeps webrtc-rs's defaults.
     pub ice_timeouts: Option<IceTimeouts>,
+    /// Accept any certificate from a `turns:` server (`--insecure`).
+    pub insecure: bool,
 }
 
 /// Something the stack reported.
@@ -75,6 +81,17 @@ pub enum PeerEvent {
         kind: String,
         /// Track id.
         track_id: String,
+    },
+    /// The TCP or TLS connection to a TURN server failed or dropped (see [`super::turn_bridge`]).
+    TurnTransportFailed {
+        /// The TURN URL as configured (no credentials).
+        url: String,
+        /// `Tcp` or `Tls`.
+        relay_protocol: RelayProtocol,
+        /// Where it failed.
+        stage: TurnTransportStage,
+        /// The error in words.
+        error: String,
     },
     /// The first RTP packet of an SSRC.
     FirstRtp {
@@ -169,9 +186,51 @@ pub struct StatsSample {
     pub tracks: Vec<RawTrackStats>,
 }
 
+/// What the viewer knows of each TURN URL: the real URL and relay protocol behind the URL the stack
+/// reports on a relay candidate (a bridge's loopback URL for TURN over TCP/TLS), and the relay
+/// protocol of each local relay candidate by (address, port).
+#[derive(Debug, Default)]
+struct RelayMap {
+    /// Bridge socket address → (real URL, protocol).
+    bridges: HashMap<SocketAddr, (String, RelayProtocol)>,
+    /// Local relay candidates → (protocol, real URL).
+    candidates: HashMap<(String, u16), (RelayProtocol, String)>,
+}
+
+impl RelayMap {
+    /// The real URL and relay protocol for the URL the stack put on a relay candidate.
+    fn resolve(&self, stack_url: &str) -> (String, Option<RelayProtocol>) {
+        let bridged = self
+            .bridges
+            .iter()
+            .find(|(addr, _)| url_names(stack_url, **addr));
+        match bridged {
+            Some((_, (url, p))) => (url.clone(), Some(*p)),
+            None => (
+                stack_url.to_owned(),
+                turn_bridge::relay_protocol_of(stack_url),
+            ),
+        }
+    }
+}
+
+/// Whether the TURN URL `url` names exactly `addr` as its host and port.
+fn url_names(url: &str, addr: SocketAddr) -> bool {
+    let host = match addr.ip() {
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+    };
+    let rest = url.split_once(':').map_or("", |(_, r)| r);
+    let hostport = rest.split('?').next().unwrap_or("");
+    hostport == format!("{host}:{}", addr.port())
+}
+
 /// A receive-only peer connection.
 pub struct ViewerPeer {
     pc: Arc<dyn PeerConnection>,
+    /// TURN-over-TCP/TLS bridges of this peer connection; dropped (and stopped) with it.
+    bridges: Mutex<Vec<TurnBridge>>,
+    relays: Arc<Mutex<RelayMap>>,
     counters: Arc<MediaCounters>,
     /// Full u32 priorities of local candidates by (address, port): stats truncate them to u16.
     local_priorities: Arc<Mutex<HashMap<(String, u16), u32>>>,
@@ -198,6 +257,7 @@ struct Handler {
     local_priorities: Arc<Mutex<HashMap<(String, u16), u32>>>,
     /// Whether an audio transceiver was added (else every track is video).
     audio: bool,
+    relays: Arc<Mutex<RelayMap>>,
 }
 
 /// `video` or `audio` for a known kind.
@@ -222,9 +282,22 @@ fn kind_of_mime(mime: &str) -> Option<&'static str> {
 #[async_trait::async_trait]
 impl PeerConnectionEventHandler for Handler {
     async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
-        if let Some(c) = convert::candidate(&event.candidate, Some(event.url.as_str())) {
+        if let Some(mut c) = convert::candidate(&event.candidate, Some(event.url.as_str())) {
             if let Ok(mut m) = self.local_priorities.lock() {
                 m.insert((c.address.clone(), c.port), c.priority);
+            }
+            // A relay candidate: the real TURN URL (not a bridge's) and its relay protocol.
+            if c.typ == CandidateType::Relay
+                && let Ok(mut relays) = self.relays.lock()
+            {
+                let (url, protocol) = relays.resolve(c.url.as_deref().unwrap_or(""));
+                c.url = (!url.is_empty()).then(|| url.clone());
+                c.relay_protocol = protocol;
+                if let Some(p) = protocol {
+                    relays
+                        .candidates
+                        .insert((c.address.clone(), c.port), (p, url));
+                }
             }
             let line = match event.candidate.to_json() {
                 Ok(init) => init.candidate,
@@ -413,15 +486,62 @@ impl ViewerPeer {
         }
         let se = se.build();
 
-        let servers = cfg
-            .ice_servers
-            .iter()
-            .map(|s| RTCIceServer {
-                urls: s.urls.clone(),
+        // TURN over TCP/TLS goes through a bridge per URL: the stack gets the bridge's `turn:` URL.
+        let mut relays = RelayMap::default();
+        let mut bridges: Vec<TurnBridge> = Vec::new();
+        let loopback = if !cfg.bind.is_empty() && cfg.bind.iter().all(|a| a.is_ipv6()) {
+            std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+        } else {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        };
+        let mut tls = None;
+        let mut servers = Vec::new();
+        for s in &cfg.ice_servers {
+            let mut urls = Vec::new();
+            for u in &s.urls {
+                let Some(target) = turn_bridge::target_of(u) else {
+                    urls.push(u.clone());
+                    continue;
+                };
+                if let Some((addr, _)) = relays
+                    .bridges
+                    .iter()
+                    .find(|(_, (url, _))| *url == target.url)
+                {
+                    urls.push(
+                        bridges
+                            .iter()
+                            .find(|b| b.local_addr() == *addr)
+                            .map(TurnBridge::stack_url)
+                            .unwrap_or_default(),
+                    );
+                    continue;
+                }
+                if target.protocol == RelayProtocol::Tls && tls.is_none() {
+                    tls = Some(Arc::new(
+                        crate::tls::client_config(cfg.insecure).map_err(AdapterError::Build)?,
+                    ));
+                }
+                let protocol = target.protocol;
+                let target_url = target.url.clone();
+                let bridge = TurnBridge::start(target, loopback, tls.clone(), events.clone())
+                    .await
+                    .map_err(|e| {
+                        AdapterError::Build(format!("TURN bridge for {target_url}: {e}"))
+                    })?;
+                relays
+                    .bridges
+                    .insert(bridge.local_addr(), (target_url, protocol));
+                urls.push(bridge.stack_url());
+                bridges.push(bridge);
+            }
+            servers.push(RTCIceServer {
+                urls,
                 username: s.username.clone().unwrap_or_default(),
                 credential: s.credential.clone().unwrap_or_default(),
-            })
-            .collect();
+            });
+        }
+        let relays = Arc::new(Mutex::new(relays));
         let config = RTCConfigurationBuilder::new()
             .with_ice_servers(servers)
             .with_ice_transport_policy(if cfg.relay_only {
@@ -438,6 +558,7 @@ impl ViewerPeer {
             counters: counters.clone(),
             local_priorities: local_priorities.clone(),
             audio: cfg.audio,
+            relays: relays.clone(),
         });
         let plan = super::interfaces::plan(&cfg.bind, &super::interfaces::local_interfaces());
         let bind: Vec<String> = plan.bind.iter().map(|a| a.to_string()).collect();
@@ -468,6 +589,8 @@ impl ViewerPeer {
         }
         Ok(Self {
             pc,
+            bridges: Mutex::new(bridges),
+            relays,
             counters,
             local_priorities,
             remote_types: Mutex::new(HashMap::new()),
@@ -586,11 +709,17 @@ impl ViewerPeer {
                     let Some(typ) = convert::candidate_type(c.candidate_type) else {
                         continue;
                     };
+                    let address = c.address.clone().unwrap_or_default();
+                    let relay_protocol = (typ == CandidateType::Relay
+                        && matches!(entry, RTCStatsReportEntry::LocalCandidate(_)))
+                    .then(|| self.relay_protocol(&address, c.port))
+                    .flatten();
                     let end = PairEnd {
                         typ,
                         protocol: c.protocol.to_ascii_lowercase(),
-                        address: c.address.clone().unwrap_or_default(),
+                        address,
                         port: c.port,
+                        relay_protocol,
                     };
                     // 0.21.1 prefixes candidate stats ids ("RTCLocalIceCandidate_candidate:…") but pairs
                     // refer to the bare id ("candidate:…"): key by the bare id.
@@ -739,6 +868,7 @@ impl ViewerPeer {
                                 protocol: c.protocol.to_string().to_ascii_lowercase(),
                                 address: c.address.clone(),
                                 port: c.port,
+                                relay_protocol: None,
                             },
                         );
                     }
@@ -762,6 +892,7 @@ impl ViewerPeer {
                     protocol: c.protocol.to_string().to_ascii_lowercase(),
                     address: c.address.clone(),
                     port: c.port,
+                    relay_protocol: None,
                 });
             }
         }
@@ -782,6 +913,46 @@ impl ViewerPeer {
         &self.local_addresses
     }
 
+    /// How the local relay candidate at (`address`, `port`) reaches its TURN server.
+    pub fn relay_protocol(&self, address: &str, port: u16) -> Option<RelayProtocol> {
+        self.relays
+            .lock()
+            .ok()?
+            .candidates
+            .get(&(address.to_owned(), port))
+            .map(|(p, _)| *p)
+    }
+
+    /// `line` (something the stack logged) with the TURN bridges' loopback URLs and addresses replaced by
+    /// the real TURN URLs: events never name a bridge.
+    pub fn unbridge(&self, line: &str) -> String {
+        let Ok(relays) = self.relays.lock() else {
+            return line.to_owned();
+        };
+        if relays.bridges.is_empty() {
+            return line.to_owned();
+        }
+        let bridges: Vec<(SocketAddr, String)> = relays
+            .bridges
+            .iter()
+            .map(|(a, (u, _))| (*a, u.clone()))
+            .collect();
+        turn_bridge::unbridge(line, &bridges)
+    }
+
+    /// The local relay candidates (address, port) allocated through the TURN server `url`.
+    pub fn relay_candidates_of(&self, url: &str) -> Vec<(String, u16)> {
+        let Ok(relays) = self.relays.lock() else {
+            return Vec::new();
+        };
+        relays
+            .candidates
+            .iter()
+            .filter(|(_, (_, u))| u == url)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
     /// Total RTP packets read from all tracks.
     pub fn packets_read(&self) -> u64 {
         self.counters.packets.load(Ordering::Relaxed)
@@ -791,6 +962,58 @@ impl ViewerPeer {
     pub async fn close(&self) {
         if let Err(e) = self.pc.close().await {
             tracing::debug!("closing the peer connection: {e}");
+        }
+        // Closing the TCP/TLS connections frees their allocations on the server.
+        if let Ok(mut b) = self.bridges.lock() {
+            b.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relay_candidates_get_the_real_url_and_protocol_back() {
+        let mut m = RelayMap::default();
+        m.bridges.insert(
+            "127.0.0.1:40001".parse().unwrap(),
+            ("turns:turn.example.com:443".into(), RelayProtocol::Tls),
+        );
+        m.bridges.insert(
+            "[::1]:40002".parse().unwrap(),
+            (
+                "turn:turn.example.com:3478?transport=tcp".into(),
+                RelayProtocol::Tcp,
+            ),
+        );
+        let cases = [
+            (
+                "turn:127.0.0.1:40001?transport=udp",
+                "turns:turn.example.com:443",
+                Some(RelayProtocol::Tls),
+            ),
+            (
+                "turn:[::1]:40002?transport=udp",
+                "turn:turn.example.com:3478?transport=tcp",
+                Some(RelayProtocol::Tcp),
+            ),
+            // Not a bridge (another port, or a real server): as the stack said, over UDP.
+            (
+                "turn:127.0.0.1:4000?transport=udp",
+                "turn:127.0.0.1:4000?transport=udp",
+                Some(RelayProtocol::Udp),
+            ),
+            (
+                "turn:turn.example.com:3478",
+                "turn:turn.example.com:3478",
+                Some(RelayProtocol::Udp),
+            ),
+            ("", "", None),
+        ];
+        for (stack, url, protocol) in cases {
+            assert_eq!(m.resolve(stack), (url.to_owned(), protocol), "{stack}");
         }
     }
 }

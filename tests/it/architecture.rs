@@ -50,7 +50,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     // I/O: the WebRTC stack's adapter, the probe, the engine, the built-in sender.
-    ("webrtc_adapter", &["event", "proto", "sanitize", "format"]),
+    (
+        "webrtc_adapter",
+        &["event", "proto", "sanitize", "format", "tls"],
+    ),
     (
         "probe",
         &["event", "proto", "sanitize", "tls", "webrtc_adapter"],

@@ -35,6 +35,15 @@ const EXPECTED: &[(&str, &[&str], &[&str])] = &[
     ),
     ("natlab-scenario-3", &["healthy"], &["symmetric-nat"]),
     ("natlab-scenario-4", &["healthy"], &["udp-blocked"]),
+    (
+        "natlab-udp-blocked-turn-tls",
+        &["healthy"],
+        &[
+            "udp-blocked",
+            "turn-transport-failed",
+            "turn-tcp-tls-skipped",
+        ],
+    ),
     // Signaling.
     ("ws-unreachable", &["signaling-unreachable"], &["healthy"]),
     ("ws-404", &["http-not-found"], &["socket-closed"]),
@@ -126,6 +135,30 @@ const EXPECTED: &[(&str, &[&str], &[&str])] = &[
         "turn-tcp-skipped",
         &["turn-tcp-tls-skipped", "healthy"],
         &["turn-unreachable"],
+    ),
+    (
+        "turn-dtls-skipped",
+        &["turn-tcp-tls-skipped", "healthy"],
+        &["turn-unreachable", "turn-transport-failed"],
+    ),
+    (
+        "turn-tls-healthy",
+        &["healthy"],
+        &[
+            "turn-transport-failed",
+            "turn-tcp-tls-skipped",
+            "turn-unreachable",
+        ],
+    ),
+    (
+        "turn-tcp-wrong-password",
+        &["turn-auth-failed"],
+        &["turn-transport-failed", "turn-unreachable"],
+    ),
+    (
+        "turn-tls-untrusted",
+        &["turn-transport-failed"],
+        &["healthy", "turn-tcp-tls-skipped"],
     ),
     (
         "stun-one-dead",

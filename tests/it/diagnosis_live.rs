@@ -420,9 +420,103 @@ async fn turn_cases() {
     .await;
     record("stun-one-dead", &events);
     expect(&events, &["ice-server-probe-failed"]);
-    let tcp = format!("turn:test:secret@127.0.0.1:{}?transport=tcp", turn.port);
-    let (events, _) = view(&["--duration", "4s", "--ice-server", &tcp, &url]).await;
-    record("turn-tcp-skipped", &events);
+    server.shutdown().await;
+}
+
+/// TURN over TCP and TLS (carried by the adapter's bridge): a relay over TLS with --insecure, the
+/// self-signed certificate refused without it, and `turns:…?transport=udp` (DTLS), still skipped.
+/// (`turn-tcp-skipped` is a recording from before the bridge, when TURN over TCP was skipped.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turn_over_tcp_and_tls_cases() {
+    if !coturn_available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "coturn is required in CI: .ci/run installs it"
+        );
+        eprintln!("SKIPPED: turnserver not installed");
+        return;
+    }
+    let turn = common::Coturn::start_tls().await;
+    let tls_port = turn.tls_port.expect("TLS port");
+    let server = serve_with(None, Duration::from_secs(20)).await;
+    let url = server.ws_url("cam");
+    let turns = format!("turns:test:secret@127.0.0.1:{tls_port}");
+    let relay = ["--ice-transport-policy", "relay", "--ice-server"];
+    // With the most verbose log (webrtc-rs included): the credential is in no event and no log line.
+    let logdir = common::TempDir::new("turn-tls-log");
+    let log = logdir.0.join("rtcscope.log");
+    let log_arg = log.display().to_string();
+    let (events, _) = view(
+        &[
+            &[
+                "--duration",
+                "5s",
+                "--insecure",
+                "--log-file",
+                &log_arg,
+                "--log-level",
+                "trace",
+            ][..],
+            &relay,
+            &[&turns, &url],
+        ]
+        .concat(),
+    )
+    .await;
+    record("turn-tls-healthy", &events);
+    expect(&events, &["healthy"]);
+    let logged = std::fs::read_to_string(&log).expect("the log file");
+    assert!(logged.lines().count() > 100, "a trace log: {logged}");
+    assert!(!logged.contains("secret"), "a credential in the log");
+    for e in &events {
+        let line = serde_json::to_string(e).expect("serialise");
+        assert!(!line.contains("secret"), "a credential in an event: {line}");
+    }
+    let (events, _) = view(
+        &[
+            &["--duration", "5s", "--max-restarts", "0"][..],
+            &relay,
+            &[&turns, &url],
+        ]
+        .concat(),
+    )
+    .await;
+    record("turn-tls-untrusted", &events);
+    expect(&events, &["turn-transport-failed"]);
+    // A wrong password over TCP: the stack's own words name the real URL, never the bridge.
+    let wrong = format!("turn:test:wrong@127.0.0.1:{}?transport=tcp", turn.port);
+    let (events, _) = view(
+        &[
+            &["--duration", "5s", "--max-restarts", "0"][..],
+            &relay,
+            &[&wrong, &url],
+        ]
+        .concat(),
+    )
+    .await;
+    record("turn-tcp-wrong-password", &events);
+    expect(&events, &["turn-auth-failed"]);
+    let real = format!("turn:127.0.0.1:{}?transport=tcp", turn.port);
+    let stack: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            rtcscope::event::Event::Warning { message, .. } if message.contains("TURN") => {
+                Some(message.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        stack.iter().any(|m| m.contains(&real)),
+        "the stack's TURN warning names {real}: {stack:#?}"
+    );
+    assert!(
+        stack.iter().all(|m| !m.contains("transport=udp")),
+        "no bridge URL: {stack:#?}"
+    );
+    let dtls = format!("turns:test:secret@127.0.0.1:{tls_port}?transport=udp");
+    let (events, _) = view(&["--duration", "4s", "--ice-server", &dtls, &url]).await;
+    record("turn-dtls-skipped", &events);
     expect(&events, &["turn-tcp-tls-skipped"]);
     server.shutdown().await;
 }

@@ -28,4 +28,5 @@ mod tui_panes;
 mod tui_pty;
 mod tui_replay;
 mod tui_snapshots;
+mod turn_tcp;
 mod vendor;

@@ -114,11 +114,8 @@ async fn turn_allocate_over_udp_and_tcp_with_the_right_credentials() {
     .await;
     assert_relay_ok(&tcp, ProbeTransport::Tcp);
     assert!(tcp.connect_ms.is_some());
-    assert!(
-        tcp.summary().contains("webrtc-rs 0.21"),
-        "{}",
-        tcp.summary()
-    );
+    // The viewer uses TURN over TCP now (through its bridge): no "cannot use" note.
+    assert!(!tcp.summary().contains("cannot use"), "{}", tcp.summary());
     // Separate credentials, as --ice-username/--ice-credential give them; and both transports
     // from one URL with all_transports.
     let spec = parse_cli_ice_server(
@@ -300,97 +297,15 @@ async fn bad_urls_and_unresolvable_hosts_are_results_not_panics() {
     }
 }
 
-/// coturn with TLS on a second port, with a certificate made here; killed on drop.
-struct TlsCoturn {
-    tls_port: u16,
-    child: std::process::Child,
-    log: std::path::PathBuf,
-    _dir: common::TempDir,
-}
-
-impl Drop for TlsCoturn {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl TlsCoturn {
-    async fn start() -> Result<Self, String> {
-        let dir = common::TempDir::new("coturn-tls");
-        let cert = rcgen::generate_simple_self_signed(vec![
-            "localhost".to_owned(),
-            "127.0.0.1".to_owned(),
-        ])
-        .map_err(|e| e.to_string())?;
-        let cert_path = dir.0.join("cert.pem");
-        let key_path = dir.0.join("key.pem");
-        std::fs::write(&cert_path, cert.cert.pem()).map_err(|e| e.to_string())?;
-        std::fs::write(&key_path, cert.signing_key.serialize_pem()).map_err(|e| e.to_string())?;
-        let port = common::free_port();
-        let tls_port = common::free_port();
-        let min = 40000 + (u16::from(std::process::id() as u8) * 97) % 20000;
-        let log = dir.0.join("turn.log");
-        let child = Command::new("turnserver")
-            .args([
-                "-n",
-                "--listening-ip=127.0.0.1",
-                "--relay-ip=127.0.0.1",
-                &format!("--listening-port={port}"),
-                &format!("--tls-listening-port={tls_port}"),
-                &format!("--cert={}", cert_path.display()),
-                &format!("--pkey={}", key_path.display()),
-                &format!("--min-port={min}"),
-                &format!("--max-port={}", min + 100),
-                "--lt-cred-mech",
-                "--user=test:secret",
-                "--realm=test",
-                "--allow-loopback-peers",
-                "--no-dtls",
-                "--no-cli",
-                "--log-file=stdout",
-                "--simple-log",
-                &format!("--pidfile={}", dir.0.join("turn.pid").display()),
-                &format!("--userdb={}", dir.0.join("turndb").display()),
-            ])
-            .stdout(
-                std::fs::File::create(&log)
-                    .map(Stdio::from)
-                    .map_err(|e| e.to_string())?,
-            )
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        let me = Self {
-            tls_port,
-            child,
-            log,
-            _dir: dir,
-        };
-        // Ready when the TLS port accepts connections.
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect((LOCALHOST, tls_port))
-                .await
-                .is_ok()
-            {
-                return Ok(me);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Err(format!(
-            "coturn did not listen on its TLS port {tls_port}; log:\n{}",
-            std::fs::read_to_string(&me.log).unwrap_or_default()
-        ))
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn turn_allocate_over_tls_with_a_self_signed_certificate() {
     if !coturn_or_skip() {
         return;
     }
-    let turn = TlsCoturn::start().await.expect("coturn with TLS");
-    let url = format!("turns:test:secret@127.0.0.1:{}", turn.tls_port);
+    // coturn with TLS on a second port, with a self-signed certificate made by the test.
+    let turn = common::Coturn::start_tls().await;
+    let tls_port = turn.tls_port.expect("TLS port");
+    let url = format!("turns:test:secret@127.0.0.1:{tls_port}");
     let insecure = ProbeOptions {
         insecure: true,
         ..ProbeOptions::default()
@@ -399,7 +314,7 @@ async fn turn_allocate_over_tls_with_a_self_signed_certificate() {
     assert_relay_ok(&r, ProbeTransport::Tls);
     assert!(r.tls_ms.is_some(), "{r:#?}");
     // STUN over TLS on the same port.
-    let r = probe_one(&format!("stuns:127.0.0.1:{}", turn.tls_port), &insecure).await;
+    let r = probe_one(&format!("stuns:127.0.0.1:{tls_port}"), &insecure).await;
     assert_eq!(r.outcome, ProbeOutcome::Ok, "{r:#?}");
     assert_eq!(r.transport, ProbeTransport::Tls);
     assert_eq!(r.mapped_address, r.local_address, "{r:#?}");
@@ -411,11 +326,7 @@ async fn turn_allocate_over_tls_with_a_self_signed_certificate() {
     }
     assert!(r.summary().contains("--insecure"), "{}", r.summary());
     // Wrong password over TLS: the same 401.
-    let r = probe_one(
-        &format!("turns:test:nope@127.0.0.1:{}", turn.tls_port),
-        &insecure,
-    )
-    .await;
+    let r = probe_one(&format!("turns:test:nope@127.0.0.1:{tls_port}"), &insecure).await;
     assert!(
         matches!(r.outcome, ProbeOutcome::StunError { code: 401, .. }),
         "{r:#?}"

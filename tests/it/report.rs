@@ -125,6 +125,47 @@ fn json_report_contents() {
     assert_eq!(r.outcome.exit_code, 4, "a WHEP 201 is an answer");
 }
 
+/// A relay over TURN/TLS (recorded against coturn): the relay protocol in the report, text and JSON,
+/// and the TURN URL without its credential.
+#[test]
+fn the_relay_protocol_is_in_the_report() {
+    let r = build(&Analysis::from_events(&load_fixture("turn-tls-healthy")));
+    let a = r.attempt.as_ref().expect("an attempt");
+    let relays: Vec<_> = a
+        .local_candidates
+        .list
+        .iter()
+        .filter(|c| c.typ == "relay")
+        .collect();
+    assert!(!relays.is_empty());
+    assert!(
+        relays
+            .iter()
+            .all(|c| c.relay_protocol.as_deref() == Some("tls")),
+        "{relays:#?}"
+    );
+    let pair = a.selected_pair.as_ref().expect("a selected pair");
+    assert_eq!(pair.local_relay_protocol.as_deref(), Some("tls"));
+    let text = render(&r, ReportFormat::Text);
+    assert!(text.contains("relayProtocol tls"), "{text}");
+    assert!(text.contains("via turns:127.0.0.1:"), "{text}");
+    let json = render(&r, ReportFormat::Json);
+    validate(&schema(), &json, "turn-tls-healthy");
+    let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(
+        v["attempt"]["selected_pair"]["local_relay_protocol"], "tls",
+        "{json}"
+    );
+    for out in [&text, &json] {
+        assert!(!out.contains("secret"), "{out}");
+    }
+    // The refused certificate is named in the report.
+    let r = build(&Analysis::from_events(&load_fixture("turn-tls-untrusted")));
+    let text = render(&r, ReportFormat::Text);
+    assert!(text.contains("unknown CA"), "{text}");
+    assert!(text.contains("--insecure"), "{text}");
+}
+
 #[test]
 fn text_reports() {
     let settings = {

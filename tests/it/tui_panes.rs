@@ -498,3 +498,30 @@ fn restart_and_pair_details_show_the_checklist() {
     let (_, t) = screen(&app, 160, 40);
     assert!(t.contains("no longer in the checklist"), "{t}");
 }
+
+/// A relay over TURN/TLS (recorded against coturn): the candidates and pairs panes show the relay
+/// protocol (webrtc-internals' relayProtocol) and the real TURN URL, never the adapter's bridge.
+#[test]
+fn relay_protocol_in_the_candidates_and_pairs_panes() {
+    let events = crate::support::diagnosis::load_fixture("turn-tls-healthy");
+    let app = App::with_events(Theme::new(true), &events);
+    let (_, t) = pane(&app, Pane::Candidates, 200, 20);
+    assert!(t.contains("relayProtocol tls"), "{t}");
+    assert!(t.contains("via turns:127.0.0.1:"), "{t}");
+    assert!(
+        t.contains("produced 1 relay"),
+        "the server's line counts its relay: {t}"
+    );
+    assert!(!t.contains("SKIPPED"), "{t}");
+    let (_, t) = pane(&app, Pane::Pairs, 140, 12);
+    assert!(t.contains("★ SELECTED relay/tls 127.0.0.1:"), "{t}");
+    // The turns: failure without --insecure is in the errors log, with the certificate named.
+    let events = crate::support::diagnosis::load_fixture("turn-tls-untrusted");
+    let app = App::with_events(Theme::new(true), &events);
+    let (_, t) = pane(&app, Pane::Events, 250, 10);
+    assert!(t.contains("turn"), "{t}");
+    assert!(t.contains("TURN over TLS to turns:127.0.0.1:"), "{t}");
+    assert!(t.contains("unknown CA"), "{t}");
+    let (_, t) = pane(&app, Pane::Findings, 250, 20);
+    assert!(t.contains("certificate was rejected"), "{t}");
+}

@@ -10,7 +10,10 @@ use crate::netlab;
 use std::process::Stdio;
 use std::time::Duration;
 
-use netlab::{Lab, Nat, Need, STUN_URL, Side, TURN_IP, TURN_URL, Topology, ready, summary};
+use netlab::{
+    Lab, Nat, Need, STUN_URL, Side, TURN_IP, TURN_URL, TURNS_PORT, TURNS_URL, Topology, ready,
+    summary,
+};
 use rtcscope::analysis::Analysis;
 use rtcscope::diagnosis::{Finding, Severity};
 use rtcscope::event::Stamped;
@@ -155,7 +158,80 @@ fn outbound_udp_blocked() {
             .any(|x| x.id == "turn-unreachable" || x.id == "no-stun-response"),
         "{f:#?}"
     );
+    assert!(
+        u.fix
+            .as_deref()
+            .is_some_and(|x| x.contains("TURN over TCP/TLS")),
+        "the fix suggests TURN over TCP/TLS: {u:#?}"
+    );
     assert_eq!(code, Some(4), "answer received, ICE never connected");
+}
+
+/// The enterprise firewall: the viewer's network drops all outbound UDP and lets TCP to the TURN server
+/// through only on its TLS port. With the server's `turns:` URL the media flows over TURN/TLS (the
+/// adapter's bridge carries it; webrtc-rs alone skips `turns:`).
+#[test]
+fn outbound_udp_blocked_media_flows_over_turn_tls() {
+    let Some(_serial) = ready("diagnosis: UDP blocked, TURN over TLS", &[Need::Coturn]) else {
+        return;
+    };
+    let mut lab = Lab::build(Topology {
+        viewer: Side::Behind(Nat::EndpointIndependent),
+        server: Side::Public,
+        coturn: true,
+    });
+    lab.iptables("r1", "-I FORWARD 1 -i lan -p udp -j DROP");
+    lab.iptables(
+        "r1",
+        &format!("-I FORWARD 2 -i lan -p tcp -d {TURN_IP} ! --dport {TURNS_PORT} -j DROP"),
+    );
+    lab.serve(&["--bitrate", "1M"]);
+    let mut v = lab.viewer(&[
+        "--duration",
+        "15s",
+        "--max-restarts",
+        "0",
+        "--handshake-timeout",
+        "12s",
+        "--ice-timeouts",
+        ICE_TIMEOUTS,
+        "--insecure",
+        "--ice-server",
+        TURNS_URL,
+    ]);
+    let code = v.finish(Duration::from_secs(40));
+    println!("{}", summary(&v.events));
+    record("natlab-udp-blocked-turn-tls", &v.events);
+    let f = diagnose(&v.events);
+    let t = summary(&v.events);
+    let selected = v.events.iter().rev().find_map(|e| match &e.event {
+        rtcscope::event::Event::SelectedPair { pair, .. } => Some(pair.clone()),
+        _ => None,
+    });
+    let local = selected
+        .and_then(|p| p.local)
+        .unwrap_or_else(|| panic!("no selected pair\n{t}"));
+    assert_eq!(local.typ, rtcscope::event::CandidateType::Relay, "{t}");
+    assert_eq!(
+        local.relay_protocol,
+        Some(rtcscope::event::RelayProtocol::Tls),
+        "{t}"
+    );
+    assert!(
+        v.events
+            .iter()
+            .any(|e| e.event.name() == "first_media" && e.attempt == 1),
+        "media over TURN/TLS\n{t}"
+    );
+    assert!(
+        !f.iter().any(|x| x.severity == Severity::Error),
+        "nothing is an error: {f:#?}"
+    );
+    assert!(
+        lab.dropped_udp() > 0,
+        "the firewall dropped the viewer's UDP"
+    );
+    assert_eq!(code, Some(0), "{t}");
 }
 
 /// A public server whose UDP port is filtered (only the signaling port passes): the viewer's checks to

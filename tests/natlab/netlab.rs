@@ -53,6 +53,11 @@ pub const TURN_IP: &str = "203.0.113.10";
 pub const STUN_URL: &str = "stun:203.0.113.10:3478";
 /// The TURN URL of the lab's coturn, with its credentials.
 pub const TURN_URL: &str = "turn:test:secret@203.0.113.10:3478";
+/// The TURN-over-TLS port of the lab's coturn (a self-signed certificate for [`TURN_IP`], made by the
+/// lab).
+pub const TURNS_PORT: u16 = 5349;
+/// The TURN-over-TLS URL of the lab's coturn, with its credentials (the viewer needs `--insecure`).
+pub const TURNS_URL: &str = "turns:test:secret@203.0.113.10:5349?transport=tcp";
 /// The signaling port `serve` listens on (forwarded by r2 when the server is behind NAT).
 pub const SIGNALING_PORT: u16 = 8889;
 
@@ -628,6 +633,13 @@ impl Lab {
 
     fn start_coturn(&mut self) {
         let (log, out) = self.log_file("coturn.log");
+        // TLS on TURNS_PORT with a certificate made here (the viewer trusts it with --insecure).
+        let cert = rcgen::generate_simple_self_signed(vec![TURN_IP.to_owned()])
+            .expect("self-signed certificate");
+        let cert_path = self.dir.join("turn-cert.pem");
+        let key_path = self.dir.join("turn-key.pem");
+        std::fs::write(&cert_path, cert.cert.pem()).expect("write the certificate");
+        std::fs::write(&key_path, cert.signing_key.serialize_pem()).expect("write the key");
         let child = self
             .command("pub", "turnserver")
             .args([
@@ -640,7 +652,9 @@ impl Lab {
                 "--lt-cred-mech",
                 "--user=test:secret",
                 "--realm=test",
-                "--no-tls",
+                &format!("--tls-listening-port={TURNS_PORT}"),
+                &format!("--cert={}", cert_path.display()),
+                &format!("--pkey={}", key_path.display()),
                 "--no-dtls",
                 "--no-cli",
                 "--log-file=stdout",

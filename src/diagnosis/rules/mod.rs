@@ -106,12 +106,16 @@ fn fmt_candidate(c: &crate::event::Candidate) -> String {
 }
 
 fn fmt_end(e: &PairEnd) -> String {
-    format!(
+    let mut s = format!(
         "{} {} {}",
         e.typ.as_str(),
         e.protocol,
         host_port(&e.address, e.port)
-    )
+    );
+    if let Some(rp) = e.relay_protocol {
+        s.push_str(&format!(" (relayProtocol {})", rp.as_str()));
+    }
+    s
 }
 
 fn host_port(address: &str, port: u16) -> String {

@@ -256,9 +256,16 @@ pub(super) fn healthy(cx: &Ctx) -> Option<Finding> {
     } else {
         0.0
     };
+    let relay_protocol = pair
+        .and_then(|p| p.local.as_ref())
+        .and_then(|e| e.relay_protocol);
     let mut title = format!(
         "Healthy: media flows via {via}{}",
-        if relayed { " (relayed)" } else { "" }
+        match (relayed, relay_protocol) {
+            (true, Some(rp)) => format!(" (relayed, TURN over {})", rp.as_str().to_uppercase()),
+            (true, None) => " (relayed)".to_owned(),
+            _ => String::new(),
+        }
     );
     if let Some(r) = rtt {
         title.push_str(&format!(", RTT {r:.1} ms"));

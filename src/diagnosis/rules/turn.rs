@@ -1,4 +1,5 @@
-//! TURN: refused credentials, unreachable servers, TURN-REST expiry and clock skew, transports this stack cannot use.
+//! TURN: refused credentials, unreachable servers, TURN-REST expiry and clock skew, TCP/TLS connections
+//! to TURN servers that failed or dropped, transports this stack cannot use.
 
 use super::*;
 
@@ -45,12 +46,22 @@ pub(super) const RULES: &[Rule] = &[
     ),
     Rule::new(
         "turn-tcp-tls-skipped",
-        "TURN over TCP/TLS URLs were skipped: this WebRTC stack cannot use them",
+        "ICE URLs were skipped: transports this WebRTC stack cannot use (TURN over DTLS, STUN over TLS)",
         Check::Attempt {
             order: 18,
             f: turn_tcp_tls_skipped,
         },
     ),
+    Rule::new(
+        "turn-transport-failed",
+        "the TCP or TLS connection to a TURN server failed (refused, filtered, certificate) or dropped",
+        Check::Attempt {
+            order: 28,
+            f: turn_transport_failed,
+        },
+    )
+    .explains_ice_failure()
+    .explains_probe_failure(),
 ];
 
 /// The TURN URLs in use (not skipped).
@@ -312,8 +323,9 @@ pub(super) fn turn_rest_clock_skew(cx: &Ctx) -> Option<Finding> {
     None
 }
 
-/// `turn-tcp-tls-skipped`: TURN over TCP/TLS URLs were listed as skipped: this stack cannot use them
-/// (a browser would try them).
+/// `turn-tcp-tls-skipped`: ICE URLs were listed as skipped: this stack cannot use them (a browser
+/// would try them). Since the TURN bridge, TURN over TCP and TLS are used; recordings of older
+/// versions still list them here.
 pub(super) fn turn_tcp_tls_skipped(cx: &Ctx) -> Option<Finding> {
     let a = cx.a;
     if a.skipped().is_empty() {
@@ -335,7 +347,7 @@ pub(super) fn turn_tcp_tls_skipped(cx: &Ctx) -> Option<Finding> {
     Some(finding(
         severity,
         format!(
-            "{} TURN URL{} over TCP/TLS not tried: this WebRTC stack (webrtc-rs) cannot use them",
+            "{} ICE URL{} not tried: this WebRTC stack (webrtc-rs) cannot use them",
             a.skipped().len(),
             if a.skipped().len() == 1 { "" } else { "s" }
         ),
@@ -344,4 +356,77 @@ pub(super) fn turn_tcp_tls_skipped(cx: &Ctx) -> Option<Finding> {
             "A browser would try them: test them with `rtcscope probe <url>`. If the server also offers TURN over UDP, that is what this session could use.",
         ),
     ))
+}
+
+/// `turn-transport-failed`: the TCP or TLS connection to a TURN server failed (refused, no answer,
+/// the TLS handshake or certificate) or dropped mid-session. A certificate problem is named; a server
+/// the probe allocated on while the session could not is said so (the probe and the session disagree:
+/// a finding of its own).
+pub(super) fn turn_transport_failed(cx: &Ctx) -> Option<Finding> {
+    use crate::event::TurnTransportStage as Stage;
+    let a = cx.a;
+    let first = a.turn_transport_failures.first()?;
+    let mut ev: Vec<String> = a
+        .turn_transport_failures
+        .iter()
+        .take(3)
+        .map(|f| format!("at {}: {}", at_ms(f.t_ms - a.started_ms), f.describe()))
+        .collect();
+    let urls: Vec<String> = a
+        .turn_transport_failures
+        .iter()
+        .map(|f| f.url.clone())
+        .collect();
+    // The probe allocated over the same transport on the same server.
+    let probe_ok = a.turn_transport_failures.iter().any(|f| {
+        probes_for(cx.d, &f.url).any(|p| {
+            p.kind == crate::event::probe::ProbeKind::TurnAllocate
+                && p.is_ok()
+                && p.transport.as_str() == f.relay_protocol.as_str()
+        })
+    });
+    ev.extend(probe_evidence(cx.d, &urls, |_| true));
+    ev.push(local_counts(a));
+    let dropped = first.stage == Stage::Dropped;
+    let certificate = a
+        .turn_transport_failures
+        .iter()
+        .any(|f| f.stage == Stage::Tls && f.error.contains("certificate"));
+    let severity = if a.media() && !dropped {
+        Severity::Warning
+    } else {
+        Severity::Error
+    };
+    let proto = first.relay_protocol.as_str().to_ascii_uppercase();
+    let title = if probe_ok {
+        format!(
+            "TURN over {proto} allocates in the probe but failed in the session ({})",
+            first.url
+        )
+    } else if dropped {
+        format!(
+            "The {proto} connection to the TURN server dropped mid-session ({}): its relay is gone",
+            first.url
+        )
+    } else if certificate {
+        format!(
+            "The TURN server's TLS certificate was rejected ({}): no relay over TLS",
+            first.url
+        )
+    } else {
+        format!(
+            "The {proto} connection to the TURN server failed ({}): no relay over {proto}",
+            first.url
+        )
+    };
+    let fix = if certificate {
+        "Fix the TURN server's certificate (the error says what: expired, wrong name, unknown CA):          a browser refuses it too. For a test with a self-signed certificate, --insecure accepts it."
+    } else if dropped {
+        "Something on the path or the TURN server closed the connection (idle timeout of a proxy or          firewall, server restart): rtcscope restarts. Check the server's logs and any TCP proxy on          the way."
+    } else if probe_ok {
+        "The probe reached the server on its own connection, the session did not: a limit on          connections per client, a flaky path, or a server that refuses several allocations.          Retry, and check the server's logs."
+    } else {
+        "Check the TURN host and port and that TCP to it is allowed from this network          (`rtcscope probe <url>` tests it on its own)."
+    };
+    Some(finding(severity, title, ev, Some(fix)))
 }

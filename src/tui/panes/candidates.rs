@@ -66,6 +66,9 @@ pub fn candidate_text(c: &Candidate, when: Option<f64>) -> String {
         s.push_str(&format!(" tcptype {}", cell(tt, 8)));
     }
     s.push_str(&format!(" fnd {}", cell(&c.foundation, 16)));
+    if let Some(rp) = c.relay_protocol {
+        s.push_str(&format!(" relayProtocol {}", rp.as_str()));
+    }
     if let Some(u) = &c.url {
         s.push_str(&format!(" via {}", cell(u, 60)));
     }

@@ -19,6 +19,7 @@ pub fn source_name(s: ErrorSource) -> &'static str {
         ErrorSource::Peer => "peer",
         ErrorSource::Stack => "stack",
         ErrorSource::Config => "config",
+        ErrorSource::Turn => "turn",
     }
 }
 

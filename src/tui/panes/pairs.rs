@@ -26,7 +26,11 @@ pub fn end_text(e: Option<&PairEnd>) -> String {
             } else {
                 format!("{}:{}", cell(&e.address, 40), e.port)
             };
-            format!("{} {a}", e.typ.as_str())
+            match e.relay_protocol {
+                // A relay end shows how it reaches its TURN server (webrtc-internals' relayProtocol).
+                Some(rp) => format!("{}/{} {a}", e.typ.as_str(), rp.as_str()),
+                None => format!("{} {a}", e.typ.as_str()),
+            }
         }
     }
 }

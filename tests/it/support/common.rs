@@ -232,6 +232,11 @@ pub fn coturn_available() -> bool {
 pub struct Coturn {
     /// UDP/TCP listening port.
     pub port: u16,
+    /// TLS listening port ([`Coturn::start_tls`] only), with a self-signed certificate for
+    /// `localhost` and `127.0.0.1` made by the test.
+    pub tls_port: Option<u16>,
+    /// coturn's log file.
+    pub log: std::path::PathBuf,
     child: std::process::Child,
     _dir: TempDir,
 }
@@ -282,32 +287,60 @@ pub fn free_port() -> u16 {
 }
 
 impl Coturn {
-    /// Start coturn; panics with a clear message if it does not come up.
+    /// Start coturn (UDP and TCP on one port, no TLS); panics with a clear message if it does not come up.
     pub async fn start() -> Self {
+        Self::spawn(false).await
+    }
+
+    /// Start coturn with a TLS listener too, on its own port, with a self-signed certificate made here.
+    pub async fn start_tls() -> Self {
+        Self::spawn(true).await
+    }
+
+    async fn spawn(tls: bool) -> Self {
         let dir = TempDir::new("coturn");
         let port = free_port();
         let min = 40000 + (rand_suffix() % 20000) as u16;
         let log = dir.0.join("turn.log");
-        let child = std::process::Command::new("turnserver")
-            .args([
-                "-n",
-                "--listening-ip=127.0.0.1",
-                "--relay-ip=127.0.0.1",
-                &format!("--listening-port={port}"),
-                &format!("--min-port={min}"),
-                &format!("--max-port={}", min + 100),
-                "--lt-cred-mech",
-                "--user=test:secret",
-                "--realm=test",
-                "--allow-loopback-peers",
-                "--no-tls",
-                "--no-dtls",
-                "--no-cli",
-                "--log-file=stdout",
-                "--simple-log",
-                &format!("--pidfile={}", dir.0.join("turn.pid").display()),
-                &format!("--userdb={}", dir.0.join("turndb").display()),
+        let mut args: Vec<String> = vec![
+            "-n".into(),
+            "--listening-ip=127.0.0.1".into(),
+            "--relay-ip=127.0.0.1".into(),
+            format!("--listening-port={port}"),
+            format!("--min-port={min}"),
+            format!("--max-port={}", min + 100),
+            "--lt-cred-mech".into(),
+            "--user=test:secret".into(),
+            "--realm=test".into(),
+            "--allow-loopback-peers".into(),
+            "--no-dtls".into(),
+            "--no-cli".into(),
+            "--log-file=stdout".into(),
+            "--simple-log".into(),
+            format!("--pidfile={}", dir.0.join("turn.pid").display()),
+            format!("--userdb={}", dir.0.join("turndb").display()),
+        ];
+        let tls_port = if tls {
+            let cert = rcgen::generate_simple_self_signed(vec![
+                "localhost".to_owned(),
+                "127.0.0.1".to_owned(),
             ])
+            .expect("self-signed certificate");
+            let cert_path = dir.0.join("cert.pem");
+            let key_path = dir.0.join("key.pem");
+            std::fs::write(&cert_path, cert.cert.pem()).expect("write cert");
+            std::fs::write(&key_path, cert.signing_key.serialize_pem()).expect("write key");
+            let tls_port = free_port();
+            args.push(format!("--tls-listening-port={tls_port}"));
+            args.push(format!("--cert={}", cert_path.display()));
+            args.push(format!("--pkey={}", key_path.display()));
+            Some(tls_port)
+        } else {
+            args.push("--no-tls".into());
+            None
+        };
+        let child = std::process::Command::new("turnserver")
+            .args(&args)
             .stdout(
                 std::fs::File::create(&log)
                     .map(std::process::Stdio::from)
@@ -316,18 +349,26 @@ impl Coturn {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("spawn turnserver");
-        // Ready when its log says so (poll, do not sleep blindly).
+        // Ready when its log says so and, with TLS, when the TLS port accepts (poll, do not sleep blindly).
         for _ in 0..100 {
-            if std::fs::read_to_string(&log)
+            let logged = std::fs::read_to_string(&log)
                 .map(|l| l.contains("Total General servers") || l.contains("General servers"))
-                .unwrap_or(false)
-            {
+                .unwrap_or(false);
+            let tls_up = match tls_port {
+                None => true,
+                Some(p) => tokio::net::TcpStream::connect(("127.0.0.1", p))
+                    .await
+                    .is_ok(),
+            };
+            if logged && tls_up {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Self {
             port,
+            tls_port,
+            log,
             child,
             _dir: dir,
         }

@@ -95,6 +95,7 @@ pub fn candidate(typ: CandidateType, address: &str, port: u16, priority: u32) ->
         related_port: None,
         tcp_type: None,
         url: None,
+        relay_protocol: None,
     }
 }
 
@@ -122,6 +123,7 @@ fn end(c: &Candidate) -> PairEnd {
         protocol: c.protocol.clone(),
         address: c.address.clone(),
         port: c.port,
+        relay_protocol: c.relay_protocol,
     }
 }
 
