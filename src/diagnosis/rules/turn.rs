@@ -56,7 +56,7 @@ pub(super) const RULES: &[Rule] = &[
         "turn-transport-failed",
         "the TCP or TLS connection to a TURN server failed (refused, filtered, certificate) or dropped",
         Check::Attempt {
-            order: 28,
+            order: 29,
             f: turn_transport_failed,
         },
     )
