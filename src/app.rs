@@ -23,7 +23,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Done)
         }
         Some(Command::Probe(args)) => probe_command::run(args).await,
-        Some(Command::Replay(args)) => replay(args).await,
+        Some(Command::Replay(args)) => replay(args, &cli.settings).await,
         Some(Command::Exporter(args)) => {
             let mut base_args = Vec::new();
             if args.insecure {
@@ -38,6 +38,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 max_concurrent: args.max_concurrent as usize,
                 default_duration: args.probe_duration,
                 base_args,
+                modules: cli.settings.modules.clone(),
                 ..Default::default()
             };
             crate::exporter::run(args.listen, opts).await?;
@@ -67,13 +68,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 .context("starting the built-in sender")?;
             let url = server.ws_url("demo");
             // The sender runs in this process too: its stack warnings would be mixed with the viewer's.
-            let result = view(&url, &args.viewer, false).await;
+            let result = view(&url, &args.viewer, false, &cli.settings).await;
             server.shutdown().await;
             result
         }
         None => {
             let url = cli.view.url.context("a URL is required (see --help)")?;
-            view(&url, &cli.view.viewer, true).await
+            view(&url, &cli.view.viewer, true, &cli.settings).await
         }
     }
 }
@@ -85,6 +86,7 @@ pub async fn view(
     url: &str,
     opts: &ViewerOptions,
     stack_warnings: bool,
+    settings: &crate::settings::Settings,
 ) -> anyhow::Result<Outcome> {
     let mut cfg = crate::config::engine_config(url, opts)?;
     cfg.stack_warnings = stack_warnings;
@@ -112,12 +114,15 @@ pub async fn view(
             Some(f) => tap_events(handle, f),
             None => handle,
         };
+        let (theme, keys) = tui_look(opts.no_color, settings)?;
         let analysis = crate::tui::run(
             handle,
             crate::tui::TuiOptions {
                 no_color: opts.no_color,
                 tick: std::time::Duration::from_millis(250),
                 replay: None,
+                theme: Some(theme),
+                keys,
             },
         )
         .await?;
@@ -136,7 +141,10 @@ fn read_recording(path: &std::path::Path) -> anyhow::Result<Vec<Stamped>> {
 }
 
 /// `rtcscope replay`: the report of a recording, or the TUI playing it.
-async fn replay(args: crate::cli::ReplayArgs) -> anyhow::Result<Outcome> {
+async fn replay(
+    args: crate::cli::ReplayArgs,
+    settings: &crate::settings::Settings,
+) -> anyhow::Result<Outcome> {
     let events = read_recording(&args.file)?;
     if !(args.speed.is_finite() && args.speed > 0.0) {
         anyhow::bail!("--speed must be a positive number, got {}", args.speed);
@@ -155,6 +163,7 @@ async fn replay(args: crate::cli::ReplayArgs) -> anyhow::Result<Outcome> {
         crate::engine::replay::MIN_SPEED,
         crate::engine::replay::MAX_SPEED,
     );
+    let (theme, keys) = tui_look(args.no_color, settings)?;
     let handle = crate::engine::replay::spawn(events, speed, args.paused);
     let analysis = crate::tui::run(
         handle,
@@ -165,6 +174,8 @@ async fn replay(args: crate::cli::ReplayArgs) -> anyhow::Result<Outcome> {
                 paused: args.paused,
                 speed,
             }),
+            theme: Some(theme),
+            keys,
         },
     )
     .await?;
@@ -201,6 +212,20 @@ fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(e).context("writing to stdout"),
     }
+}
+
+/// The TUI's theme and key bindings, from the configuration file (a bad entry is a usage error).
+fn tui_look(
+    no_color: bool,
+    settings: &crate::settings::Settings,
+) -> anyhow::Result<(crate::tui::theme::Theme, crate::tui::keys::KeyMap)> {
+    use crate::tui::theme::Theme;
+    let theme = Theme::new(Theme::no_color_from_env(no_color))
+        .with_colours(&settings.theme)
+        .map_err(|e| crate::config::UsageError(format!("config file: {e}")))?;
+    let keys = crate::tui::keys::KeyMap::new(&settings.keys)
+        .map_err(|e| crate::config::UsageError(format!("config file: {e}")))?;
+    Ok((theme, keys))
 }
 
 /// Print a rendered report on stdout (a closed stdout is not an error worth more than the exit code).

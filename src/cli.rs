@@ -74,6 +74,83 @@ pub struct Cli {
     /// Log filter for --log-file (tracing EnvFilter syntax, e.g. `info,rtcscope=debug`).
     #[arg(long, global = true, default_value = "info", value_name = "FILTER")]
     pub log_level: String,
+
+    /// Configuration file (default: $XDG_CONFIG_HOME/rtcscope/config.toml, if it exists). Its values
+    /// are defaults: RTCSCOPE_<OPTION> environment variables override them, the command line both.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Print a commented configuration file with every section, and exit.
+    #[arg(long)]
+    pub print_config_template: bool,
+
+    /// The configuration file's other sections (theme, keys, exporter modules), set by `main`.
+    #[arg(skip)]
+    pub settings: crate::settings::Settings,
+}
+
+/// Parse `args` with the layers below the command line: `settings` (the file), then the
+/// environment (`env(name)`), each as option defaults, so that the command line wins and every
+/// value goes through the option's own parser.
+pub fn parse_layered(
+    args: &[String],
+    env: &dyn Fn(&str) -> Option<String>,
+    settings: &crate::settings::Settings,
+) -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut cmd = Cli::command();
+    for (section, sub) in crate::settings::COMMAND_SECTIONS {
+        let apply = |c: clap::Command| -> Result<clap::Command, clap::Error> {
+            let mut c = c;
+            let file = settings.options.get(*section);
+            let longs: Vec<(String, String)> = c
+                .get_arguments()
+                .filter_map(|a| Some((a.get_id().to_string(), a.get_long()?.to_owned())))
+                .collect();
+            if let Some(file) = file {
+                for key in file.keys() {
+                    if !longs.iter().any(|(_, l)| l == key) {
+                        return Err(clap::Error::raw(
+                            clap::error::ErrorKind::UnknownArgument,
+                            format!("config file [{section}]: unknown option `{key}`\n"),
+                        ));
+                    }
+                }
+            }
+            for (id, long) in longs {
+                if matches!(
+                    long.as_str(),
+                    "config" | "help" | "version" | "print-config-template"
+                ) {
+                    continue;
+                }
+                let from_env = env(&crate::settings::env_name(&long))
+                    .map(|v| v.split(',').map(str::to_owned).collect::<Vec<_>>());
+                let from_file = file.and_then(|f| f.get(&long)).map(|v| v.as_args());
+                if let Some(values) = from_env.or(from_file) {
+                    // Defaults live as long as the parser, which lives as long as the process.
+                    let values: Vec<&'static str> = values
+                        .into_iter()
+                        .map(|v| &*Box::leak(v.into_boxed_str()))
+                        .collect();
+                    c = c.mut_arg(id, |a| a.default_values(values));
+                }
+            }
+            Ok(c)
+        };
+        cmd = match sub {
+            None => apply(cmd)?,
+            Some(name) => {
+                let Some(sc) = cmd.find_subcommand(name).cloned() else {
+                    continue;
+                };
+                let sc = apply(sc)?;
+                cmd.mut_subcommand(*name, |_| sc)
+            }
+        };
+    }
+    let matches = cmd.try_get_matches_from(args)?;
+    Cli::from_arg_matches(&matches)
 }
 
 /// Subcommands.
@@ -185,7 +262,7 @@ pub struct CompletionsArgs {
 #[derive(Debug, Args, Clone)]
 pub struct ViewArgs {
     /// Signaling URL: `ws://host:8889/cam/ws`, `wss://…`, or the page URL `http://host:8889/cam/`.
-    #[arg(value_name = "URL", required = true)]
+    #[arg(value_name = "URL", required_unless_present = "print_config_template")]
     pub url: Option<String>,
 
     #[command(flatten)]

@@ -34,6 +34,7 @@ pub mod sanitize;
 pub mod secrets;
 pub mod serve;
 pub mod session;
+pub mod settings;
 pub mod signaling;
 pub mod tls;
 pub mod tui;

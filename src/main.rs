@@ -2,10 +2,26 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = rtcscope::cli::Cli::parse();
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let settings = match load_settings(&args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rtcscope: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut cli = match rtcscope::cli::parse_layered(&args, &|k| std::env::var(k).ok(), &settings) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    if cli.print_config_template {
+        print!("{}", rtcscope::settings::TEMPLATE);
+        return ExitCode::SUCCESS;
+    }
+    cli.settings = settings;
     if let Err(e) = rtcscope::logging::init(cli.log_file.as_deref(), &cli.log_level) {
         eprintln!("rtcscope: {e:#}");
         return ExitCode::from(2);
@@ -31,4 +47,33 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The configuration file: `--config FILE` (must exist), else `$XDG_CONFIG_HOME/rtcscope/config.toml`
+/// (or `~/.config/…`) if it exists, else none.
+fn load_settings(args: &[String]) -> anyhow::Result<rtcscope::settings::Settings> {
+    use anyhow::Context as _;
+    let (path, required) = match rtcscope::settings::config_arg(args) {
+        Some(p) => (std::path::PathBuf::from(p), true),
+        None => {
+            let base = std::env::var_os("XDG_CONFIG_HOME")
+                .filter(|v| !v.is_empty())
+                .map(std::path::PathBuf::from)
+                .or_else(|| {
+                    std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".config"))
+                });
+            match base {
+                Some(b) => (b.join("rtcscope").join("config.toml"), false),
+                None => return Ok(Default::default()),
+            }
+        }
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Default::default());
+        }
+        Err(e) => return Err(e).with_context(|| format!("config file {}", path.display())),
+    };
+    rtcscope::settings::parse(&text).with_context(|| format!("config file {}", path.display()))
 }

@@ -44,6 +44,8 @@ pub struct ExporterOptions {
     pub max_duration: Duration,
     /// Viewer flags every probe gets (before the scrape's own): `--insecure`, `--no-probe`, …
     pub base_args: Vec<String>,
+    /// Named modules (`?module=NAME`): probe parameters from the configuration file.
+    pub modules: std::collections::BTreeMap<String, crate::settings::Module>,
 }
 
 impl Default for ExporterOptions {
@@ -55,6 +57,7 @@ impl Default for ExporterOptions {
             default_duration: Duration::from_secs(5),
             max_duration: Duration::from_secs(60),
             base_args: Vec::new(),
+            modules: Default::default(),
         }
     }
 }
@@ -232,6 +235,28 @@ pub fn probe_args(
             .or_default()
             .push(v.into_owned());
     }
+    // A module's parameters, under the scrape's own.
+    if let Some(name) = params.get("module").and_then(|v| v.first()).cloned() {
+        let m = opts
+            .modules
+            .get(&name)
+            .ok_or_else(|| format!("module={name}: no such module in the configuration file"))?;
+        let mut set = |k: &str, v: Option<&String>| {
+            if let Some(v) = v {
+                params
+                    .entry(k.to_owned())
+                    .or_insert_with(|| vec![v.clone()]);
+            }
+        };
+        set("duration", m.duration.as_ref());
+        set("protocol", m.protocol.as_ref());
+        set("ice_transport_policy", m.ice_transport_policy.as_ref());
+        if !m.ice_server.is_empty() {
+            params
+                .entry("ice_server".to_owned())
+                .or_insert_with(|| m.ice_server.clone());
+        }
+    }
     let one = |k: &str| params.get(k).and_then(|v| v.first()).cloned();
     let target =
         one("target").ok_or("the target parameter is required (?target=<signaling URL>)")?;
@@ -398,5 +423,24 @@ mod tests {
         assert_eq!(d, opts.max_duration);
         assert!(probe_args("duration=5s", &opts, None).is_err());
         assert!(probe_args("target=x&duration=soon", &opts, None).is_err());
+        // A module from the configuration file sets what the scrape does not.
+        let mut opts = opts;
+        opts.modules.insert(
+            "relay".into(),
+            crate::settings::Module {
+                ice_transport_policy: Some("relay".into()),
+                duration: Some("7s".into()),
+                ..Default::default()
+            },
+        );
+        let (_, args, d) = probe_args("target=x&module=relay", &opts, None).expect("args");
+        assert_eq!(d, Duration::from_secs(7));
+        assert!(
+            args.windows(2)
+                .any(|w| w == ["--ice-transport-policy", "relay"])
+        );
+        let (_, _, d) = probe_args("target=x&module=relay&duration=2s", &opts, None).expect("args");
+        assert_eq!(d, Duration::from_secs(2));
+        assert!(probe_args("target=x&module=nope", &opts, None).is_err());
     }
 }

@@ -33,6 +33,59 @@ pub const HELP: &[(&str, &str)] = &[
     ("q / Ctrl-C", "quit (stops the session cleanly)"),
 ];
 
+/// Single-key actions as the configuration file rebinds them (`[keys]`): action name → key.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeyMap {
+    rebound: Vec<(char, Msg)>,
+}
+
+impl KeyMap {
+    /// The default bindings with `rebind` (action → one character) on top. A rebound action no longer
+    /// answers to its default key.
+    pub fn new(rebind: &std::collections::BTreeMap<String, String>) -> Result<Self, String> {
+        let mut rebound = Vec::new();
+        for (action, key) in rebind {
+            let msg = match action.as_str() {
+                "quit" => Msg::Quit,
+                "restart" => Msg::Restart,
+                "ice_restart" => Msg::IceRestart,
+                "freeze" => Msg::ToggleFreeze,
+                "zoom" => Msg::ToggleZoom,
+                "help" => Msg::ToggleHelp,
+                "pause" => Msg::Replay(ReplayControl::TogglePause),
+                other => return Err(format!("[keys] {other}: not a rebindable action")),
+            };
+            let mut chars = key.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => rebound.push((c, msg)),
+                _ => return Err(format!("[keys] {action}: one character is expected")),
+            }
+        }
+        Ok(KeyMap { rebound })
+    }
+
+    /// The message for a key press under this map.
+    pub fn to_msg(&self, key: KeyEvent) -> Option<Msg> {
+        if key.kind != KeyEventKind::Release
+            && !key.modifiers.contains(KeyModifiers::CONTROL)
+            && let KeyCode::Char(c) = key.code
+        {
+            if let Some((_, m)) = self.rebound.iter().find(|(k, _)| *k == c) {
+                return Some(m.clone());
+            }
+            // The default key of a rebound action is free.
+            let default = to_msg(key);
+            if let Some(d) = &default
+                && self.rebound.iter().any(|(_, m)| m == d)
+            {
+                return None;
+            }
+            return default;
+        }
+        to_msg(key)
+    }
+}
+
 /// The message for a key press, if it is bound.
 pub fn to_msg(key: KeyEvent) -> Option<Msg> {
     if key.kind == KeyEventKind::Release {
@@ -78,6 +131,22 @@ mod tests {
 
     fn k(code: KeyCode) -> KeyEvent {
         KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn rebound_keys_take_over_and_free_their_defaults() {
+        let mut m = std::collections::BTreeMap::new();
+        m.insert("quit".to_owned(), "x".to_owned());
+        let map = KeyMap::new(&m).expect("map");
+        assert_eq!(map.to_msg(k(KeyCode::Char('x'))), Some(Msg::Quit));
+        assert_eq!(map.to_msg(k(KeyCode::Char('q'))), None);
+        assert_eq!(map.to_msg(k(KeyCode::Char('r'))), Some(Msg::Restart));
+        assert_eq!(
+            map.to_msg(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Msg::Quit)
+        );
+        m.insert("fly".to_owned(), "y".to_owned());
+        assert!(KeyMap::new(&m).is_err());
     }
 
     #[test]

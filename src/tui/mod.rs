@@ -29,7 +29,7 @@ use app::{App, Cmd, Msg};
 use theme::Theme;
 
 /// Options of the TUI.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TuiOptions {
     /// No colours (also implied by a non-empty `NO_COLOR`).
     pub no_color: bool,
@@ -37,6 +37,10 @@ pub struct TuiOptions {
     pub tick: std::time::Duration,
     /// Playing a recording: the clock is the recording's, and the replay keys work.
     pub replay: Option<app::ReplayState>,
+    /// The theme (colours from the configuration file); `None`: the default.
+    pub theme: Option<Theme>,
+    /// Key bindings (rebound by the configuration file).
+    pub keys: keys::KeyMap,
 }
 
 impl Default for TuiOptions {
@@ -45,6 +49,8 @@ impl Default for TuiOptions {
             no_color: false,
             tick: Duration::from_millis(500),
             replay: None,
+            theme: None,
+            keys: keys::KeyMap::default(),
         }
     }
 }
@@ -68,7 +74,9 @@ impl Drop for RestoreGuard {
 
 /// Take over the terminal, run until the user quits or the engine stream ends, restore the terminal, return the final analysis (model, findings, outcome).
 pub async fn run(handle: EngineHandle, opts: TuiOptions) -> anyhow::Result<Analysis> {
-    let theme = Theme::new(Theme::no_color_from_env(opts.no_color));
+    let theme = opts
+        .theme
+        .unwrap_or_else(|| Theme::new(Theme::no_color_from_env(opts.no_color)));
     let mut terminal = ratatui::try_init().context("cannot take over the terminal")?;
     let guard = RestoreGuard;
     let mut app = App::new(theme);
@@ -138,7 +146,7 @@ async fn run_loop(
             },
             te = term_events.next() => match te {
                 Some(Ok(TermEvent::Key(k))) => {
-                    if let Some(m) = keys::to_msg(k) {
+                    if let Some(m) = opts.keys.to_msg(k) {
                         msgs.push(m);
                     }
                 }

@@ -75,6 +75,39 @@ pub struct Theme {
 
 impl Theme {
     /// The theme; `no_color` drops every colour (modifiers such as bold and reverse stay).
+    /// `self` with the configuration file's colours (`[theme]`: item → colour name or `#rrggbb`);
+    /// with colours off, unchanged. An unknown colour is an error naming it.
+    pub fn with_colours(
+        mut self,
+        colours: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Self, String> {
+        use std::str::FromStr as _;
+        for (item, name) in colours {
+            let c = Color::from_str(name)
+                .map_err(|_| format!("[theme] {item} = {name:?}: not a colour (a name such as \"lightred\", or #rrggbb)"))?;
+            if self.no_color {
+                continue;
+            }
+            let slot = match item.as_str() {
+                "border" => &mut self.border,
+                "border_focused" => &mut self.border_focused,
+                "title" => &mut self.title,
+                "header" => &mut self.header,
+                "selection" => &mut self.selection,
+                "selected_pair" => &mut self.selected_pair,
+                "dim" => &mut self.dim,
+                "good" => &mut self.good,
+                "warn" => &mut self.warn,
+                "bad" => &mut self.bad,
+                "chart" => &mut self.chart,
+                "key" => &mut self.key,
+                other => return Err(format!("[theme] {other}: not a theme item")),
+            };
+            *slot = slot.fg(c);
+        }
+        Ok(self)
+    }
+
     pub fn new(no_color: bool) -> Self {
         if no_color {
             let plain = Style::new();

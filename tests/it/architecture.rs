@@ -19,6 +19,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("sanitize", &[]),
     ("format", &[]),
     ("tls", &[]),
+    ("settings", &[]),
     // The event contract every layer above speaks, and the secret-masking layer over it.
     ("event", &["sanitize", "format"]),
     ("secrets", &["event"]),
@@ -92,7 +93,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     // The edge: command line, configuration, logging, the application.
-    ("cli", &["report", "serve", "webrtc_adapter"]),
+    ("cli", &["report", "serve", "settings", "webrtc_adapter"]),
     (
         "config",
         &["cli", "engine", "proto", "session", "webrtc_adapter"],
@@ -103,6 +104,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "exporter",
         &[
             "analysis", "cli", "config", "engine", "event", "report", "sanitize", "secrets",
+            "settings",
         ],
     ),
     (
@@ -122,6 +124,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "report",
             "sanitize",
             "serve",
+            "settings",
             "tui",
         ],
     ),

@@ -6,6 +6,7 @@ mod support;
 
 mod architecture;
 mod cli_binary;
+mod config_layers;
 mod diagnosis;
 mod diagnosis_live;
 mod engine_loopback;
