@@ -32,6 +32,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             if args.no_probe {
                 base_args.push("--no-probe".to_owned());
             }
+            if let Some(p) = &args.ca_file {
+                base_args.push("--ca-file".to_owned());
+                base_args.push(p.to_string_lossy().into_owned());
+            }
             let opts = crate::exporter::ExporterOptions {
                 allow: args.allow,
                 allow_any: args.allow_any_target,

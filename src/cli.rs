@@ -209,6 +209,10 @@ pub struct ExporterArgs {
     #[arg(long)]
     pub insecure: bool,
 
+    /// Trust the CA certificates in this PEM file too (private CAs), for the targets.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+
     /// Do not probe the targets' ICE servers alongside the session.
     #[arg(long)]
     pub no_probe: bool,
@@ -359,6 +363,11 @@ pub struct ViewerOptions {
     /// `turns:` TURN servers. Verification is on by default.
     #[arg(long)]
     pub insecure: bool,
+
+    /// Trust the CA certificates in this PEM file as well as the usual roots: a private CA for the
+    /// signaling server, WHEP and `turns:` servers, with verification still on (no --insecure).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
 
     /// Local address(es) for ICE host candidates (repeatable), e.g. `0.0.0.0:0` or `192.168.1.5:40000`; a
     /// wildcard means every non-loopback, non-link-local interface of its family. Default, as a browser:
@@ -566,6 +575,10 @@ pub struct ProbeArgs {
     /// Accept a TLS certificate that does not verify (turns:, stuns:).
     #[arg(long)]
     pub insecure: bool,
+
+    /// Trust the CA certificates in this PEM file too (private CAs for turns:, stuns:).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
 
     /// Bound on each step (DNS, connect, TLS handshake, each STUN transaction with its UDP
     /// retransmissions at 500 ms, 1 s, 2 s).

@@ -57,6 +57,10 @@ pub fn engine_config(url: &str, opts: &ViewerOptions) -> Result<EngineConfig, Us
         bearer: opts.bearer.clone(),
         headers,
         insecure: opts.insecure,
+        ca_roots: match &opts.ca_file {
+            Some(p) => crate::tls::load_ca_file(p).map_err(UsageError)?,
+            None => Vec::new(),
+        },
         ice_servers,
         relay_only: opts.ice_transport_policy == IceTransportPolicy::Relay,
         audio: opts.audio,

@@ -231,6 +231,7 @@ pub const TEMPLATE: &str = r##"# rtcscope configuration: $XDG_CONFIG_HOME/rtcsco
 # handshake-timeout = "10s"
 # restart-pause = "1s"
 # insecure = false                  # accept self-signed certificates (signaling and TURN over TLS)
+# ca-file = "/etc/ssl/private-ca.pem"  # or trust a private CA, verification on
 # no-probe = false
 # audio = false
 # header = ["X-Tenant: blue"]

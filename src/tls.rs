@@ -7,22 +7,57 @@ use std::sync::Arc;
 /// The client configuration: verifying, or accepting any certificate when `insecure` (handshake
 /// signatures are still checked).
 pub fn client_config(insecure: bool) -> Result<rustls::ClientConfig, String> {
+    client_config_with(insecure, &[])
+}
+
+/// [`client_config`] trusting, besides the Mozilla roots, the CA certificates `extra_roots` (DER,
+/// from `--ca-file`).
+pub fn client_config_with(
+    insecure: bool,
+    extra_roots: &[Vec<u8>],
+) -> Result<rustls::ClientConfig, String> {
     if insecure {
         insecure_config()
     } else {
-        verifying_config()
+        verifying_config(extra_roots)
     }
+}
+
+/// The certificates of a PEM file (`--ca-file`), as DER: an error names the file and what is wrong
+/// (unreadable, not PEM, no certificate in it).
+pub fn load_ca_file(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let text = std::fs::read(path).map_err(|e| format!("--ca-file {}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for c in CertificateDer::pem_slice_iter(&text) {
+        let c =
+            c.map_err(|e| format!("--ca-file {}: not a PEM certificate ({e})", path.display()))?;
+        out.push(c.as_ref().to_vec());
+    }
+    if out.is_empty() {
+        return Err(format!(
+            "--ca-file {}: no certificate in it (PEM, -----BEGIN CERTIFICATE-----)",
+            path.display()
+        ));
+    }
+    Ok(out)
 }
 
 fn ring() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Certificates verified against the Mozilla roots (webpki-roots).
-fn verifying_config() -> Result<rustls::ClientConfig, String> {
-    let roots = rustls::RootCertStore {
+/// Certificates verified against the Mozilla roots (webpki-roots) and `extra_roots`.
+fn verifying_config(extra_roots: &[Vec<u8>]) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    for der in extra_roots {
+        roots
+            .add(rustls::pki_types::CertificateDer::from(der.clone()))
+            .map_err(|e| format!("--ca-file: a certificate cannot be a trust anchor: {e}"))?;
+    }
     Ok(rustls::ClientConfig::builder_with_provider(ring())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS configuration: {e}"))?

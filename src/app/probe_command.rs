@@ -33,6 +33,10 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<Outcome> {
     let opts = probe::ProbeOptions {
         timeout: args.timeout,
         insecure: args.insecure,
+        ca_roots: match &args.ca_file {
+            Some(p) => crate::tls::load_ca_file(p).map_err(UsageError)?,
+            None => Vec::new(),
+        },
         all_transports: args.all_transports,
         ..probe::ProbeOptions::default()
     };

@@ -37,8 +37,14 @@ pub(super) fn authorization(url: &url::Url, bearer: Option<&str>) -> Option<Stri
 }
 
 impl HttpClient {
-    pub(super) fn new(insecure: bool) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
+    pub(super) fn new(insecure: bool, ca_roots: &[Vec<u8>]) -> Result<Self, String> {
+        let mut builder = reqwest::Client::builder();
+        for der in ca_roots {
+            let cert =
+                reqwest::Certificate::from_der(der).map_err(|e| format!("--ca-file: {e}"))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let client = builder
             .redirect(reqwest::redirect::Policy::none())
             .danger_accept_invalid_certs(insecure)
             .timeout(REQUEST_TIMEOUT)

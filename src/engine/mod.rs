@@ -112,6 +112,9 @@ pub struct EngineConfig {
     pub headers: Vec<(String, String)>,
     /// Accept certificates that do not verify.
     pub insecure: bool,
+    /// CA certificates trusted besides the Mozilla roots (DER, from `--ca-file`): signaling, WHEP
+    /// and TURN over TLS.
+    pub ca_roots: Vec<Vec<u8>>,
     /// ICE servers given on the command line (merged after the server's).
     pub ice_servers: Vec<IceServerSpec>,
     /// Relay-only ICE transport policy.
@@ -236,7 +239,7 @@ impl Driver {
             protocol,
             url,
             client,
-            http_client: http::HttpClient::new(cfg.insecure),
+            http_client: http::HttpClient::new(cfg.insecure, &cfg.ca_roots),
             viewer_config: None,
             pending_info: None,
             probed: std::collections::HashSet::new(),
@@ -489,6 +492,7 @@ impl Driver {
         let opts = ConnectOptions {
             headers: self.cfg.headers.clone(),
             insecure: self.cfg.insecure,
+            ca_roots: self.cfg.ca_roots.clone(),
         };
         attempt.connect_task = Some(tokio::spawn(async move {
             let _ = tx.send(ws_client::connect(&url, &opts).await);

@@ -164,6 +164,7 @@ impl Driver {
             bind: self.cfg.bind.clone(),
             ice_timeouts: self.cfg.ice_timeouts,
             insecure: self.cfg.insecure,
+            ca_roots: self.cfg.ca_roots.clone(),
         };
         self.viewer_config = Some(cfg.clone());
         self.start_probes(&specs);
@@ -204,6 +205,7 @@ impl Driver {
         }
         let opts = crate::probe::ProbeOptions {
             insecure: self.cfg.insecure,
+            ca_roots: self.cfg.ca_roots.clone(),
             ..crate::probe::ProbeOptions::default()
         };
         let tx = self.probe_tx.clone();

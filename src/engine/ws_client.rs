@@ -54,6 +54,8 @@ pub struct ConnectOptions {
     pub headers: Vec<(String, String)>,
     /// Accept any certificate.
     pub insecure: bool,
+    /// CA certificates trusted besides the Mozilla roots (DER).
+    pub ca_roots: Vec<Vec<u8>>,
 }
 
 /// Connect to `url` (userinfo becomes HTTP Basic). Returns the connection, the HTTP status, the time taken,
@@ -98,11 +100,14 @@ pub async fn connect(
         request.headers_mut().append(n, v);
     }
     let connector = if url.scheme() == "wss" {
-        let config = crate::tls::client_config(opts.insecure).map_err(|e| ConnectError {
-            message: e,
-            http_status: None,
-            body: None,
-        })?;
+        let config =
+            crate::tls::client_config_with(opts.insecure, &opts.ca_roots).map_err(|e| {
+                ConnectError {
+                    message: e,
+                    http_status: None,
+                    body: None,
+                }
+            })?;
         Some(Connector::Rustls(Arc::new(config)))
     } else {
         None

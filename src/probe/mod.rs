@@ -39,7 +39,7 @@ use target::Target;
 use udp::{Schedule, UdpChannel};
 
 /// How to probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeOptions {
     /// Bound on each step: DNS, TCP connect, TLS handshake, and each STUN transaction.
     pub timeout: Duration,
@@ -49,6 +49,8 @@ pub struct ProbeOptions {
     pub max_tries: u32,
     /// Accept any TLS certificate (`turns:`/`stuns:`).
     pub insecure: bool,
+    /// CA certificates trusted besides the Mozilla roots (DER, from `--ca-file`).
+    pub ca_roots: Vec<Vec<u8>>,
     /// Also probe over TCP the `stun:`/`turn:` URLs that name no transport.
     pub all_transports: bool,
 }
@@ -62,6 +64,7 @@ impl Default for ProbeOptions {
             initial_rto: Duration::from_millis(500),
             max_tries: 4,
             insecure: false,
+            ca_roots: Vec::new(),
             all_transports: false,
         }
     }
@@ -311,7 +314,15 @@ async fn exchange(
             r.local_address = tcp.local_addr().ok();
             if t.transport == ProbeTransport::Tls {
                 let t1 = Instant::now();
-                match stream::tls_handshake(tcp, &t.host, opts.insecure, opts.timeout).await {
+                match stream::tls_handshake(
+                    tcp,
+                    &t.host,
+                    opts.insecure,
+                    &opts.ca_roots,
+                    opts.timeout,
+                )
+                .await
+                {
                     Ok(tls) => {
                         r.tls_ms = Some(millis(t1.elapsed()));
                         Channel::Stream(StreamChannel::new(tls))

@@ -47,9 +47,10 @@ pub(crate) async fn tls_handshake(
     tcp: TcpStream,
     host: &str,
     insecure: bool,
+    ca_roots: &[Vec<u8>],
     timeout: Duration,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
-    let config = crate::tls::client_config(insecure)?;
+    let config = crate::tls::client_config_with(insecure, ca_roots)?;
     let name = rustls::pki_types::ServerName::try_from(host.to_owned())
         .map_err(|e| format!("{host:?} cannot be a TLS server name: {e}"))?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));

@@ -64,6 +64,8 @@ pub struct ViewerConfig {
     pub ice_timeouts: Option<IceTimeouts>,
     /// Accept any certificate from a `turns:` server (`--insecure`).
     pub insecure: bool,
+    /// CA certificates trusted besides the Mozilla roots (DER, `--ca-file`).
+    pub ca_roots: Vec<Vec<u8>>,
 }
 
 /// Something the stack reported.
@@ -519,7 +521,8 @@ impl ViewerPeer {
                 }
                 if target.protocol == RelayProtocol::Tls && tls.is_none() {
                     tls = Some(Arc::new(
-                        crate::tls::client_config(cfg.insecure).map_err(AdapterError::Build)?,
+                        crate::tls::client_config_with(cfg.insecure, &cfg.ca_roots)
+                            .map_err(AdapterError::Build)?,
                     ));
                 }
                 let protocol = target.protocol;

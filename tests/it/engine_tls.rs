@@ -13,9 +13,16 @@ use tokio::net::TcpListener;
 
 /// Accept TLS connections with a fresh self-signed certificate and relay WebSocket frames to `upstream`.
 async fn tls_proxy(upstream: String) -> (String, tokio::task::JoinHandle<()>) {
+    let (url, task, _) = tls_proxy_with_pem(upstream).await;
+    (url, task)
+}
+
+/// [`tls_proxy`], also returning the certificate (PEM), to be trusted with `--ca-file`.
+async fn tls_proxy_with_pem(upstream: String) -> (String, tokio::task::JoinHandle<()>, String) {
     let cert =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
             .expect("certificate");
+    let pem = cert.cert.pem();
     let der = rustls::pki_types::CertificateDer::from(cert.cert.der().to_vec());
     let key =
         rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).expect("key");
@@ -63,7 +70,7 @@ async fn tls_proxy(upstream: String) -> (String, tokio::task::JoinHandle<()>) {
             });
         }
     });
-    (format!("wss://127.0.0.1:{}/cam/ws", addr.port()), task)
+    (format!("wss://127.0.0.1:{}/cam/ws", addr.port()), task, pem)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,4 +117,45 @@ async fn self_signed_wss_is_refused_by_default_and_accepted_with_insecure() {
             .any(|e| matches!(e.event, Event::FirstMedia { .. })),
         "media over wss with --insecure\n{t}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_ca_given_with_ca_file_is_trusted_with_verification_on() {
+    let serve = rtcscope::serve::start("127.0.0.1:0".parse().unwrap(), sender_options(&[]))
+        .await
+        .unwrap();
+    let (url, task, pem) = tls_proxy_with_pem(serve.ws_url("cam")).await;
+    let dir = std::env::temp_dir().join(format!("rtcscope-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, pem).expect("write");
+    let ca_s = ca.to_string_lossy().into_owned();
+    let events = collect(
+        viewer(&["--duration", "3s", "--ca-file", &ca_s, &url]),
+        Duration::from_secs(20),
+    )
+    .await;
+    serve.shutdown().await;
+    task.abort();
+    let t = dump(&events);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e.event, Event::FirstMedia { .. })),
+        "media over wss with the CA trusted, no --insecure\n{t}"
+    );
+    // A file that holds no certificate is a usage error naming it.
+    let bad = dir.join("bad.pem");
+    std::fs::write(&bad, "not a certificate").expect("write");
+    let cli = <rtcscope::cli::Cli as clap::Parser>::try_parse_from([
+        "rtcscope",
+        "--ca-file",
+        &bad.to_string_lossy(),
+        "wss://127.0.0.1:1/cam/ws",
+    ])
+    .expect("parse");
+    let err = rtcscope::config::engine_config("wss://127.0.0.1:1/cam/ws", &cli.view.viewer)
+        .expect_err("bad CA file");
+    assert!(err.to_string().contains("no certificate"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
