@@ -599,6 +599,25 @@ pub enum Event {
         /// The error in words (a certificate problem is named: expired, wrong name, unknown CA).
         error: String,
     },
+    /// The viewer's UDP sockets and the receive buffer each got (once per peer connection): a
+    /// buffer too small for a burst loses datagrams in this host, not in the network.
+    ReceiveBuffers {
+        /// UDP sockets bound.
+        sockets: u32,
+        /// Bytes asked for each.
+        wanted_bytes: u64,
+        /// The smallest buffer granted (as `SO_RCVBUF` reads it).
+        granted_bytes: u64,
+        /// `net.core.rmem_max`, the cap without privileges, where known.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        rmem_max: Option<u64>,
+    },
+    /// Datagrams this host dropped in its own receive buffers so far (the kernel's per-socket
+    /// counter), when it grows: counted by the stack as lost, but not lost by the network.
+    HostDrops {
+        /// Cumulative drops on the attempt's sockets.
+        drops: u64,
+    },
     /// A local candidate was gathered.
     LocalCandidate {
         /// The candidate.
@@ -833,6 +852,8 @@ impl Event {
             Event::MessageReceived { .. } => "message_received",
             Event::IceServers { .. } => "ice_servers",
             Event::LocalAddresses { .. } => "local_addresses",
+            Event::ReceiveBuffers { .. } => "receive_buffers",
+            Event::HostDrops { .. } => "host_drops",
             Event::LocalCandidate { .. } => "local_candidate",
             Event::LocalGatheringComplete => "local_gathering_complete",
             Event::RemoteCandidate { .. } => "remote_candidate",

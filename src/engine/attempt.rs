@@ -55,6 +55,10 @@ pub(super) struct Attempt {
     /// When the stats were last polled in full (tracks and transport; the checklist is polled faster).
     pub(super) last_full_poll: Option<Instant>,
     pub(super) selected_id: String,
+    /// Whether the receive buffers were reported.
+    pub(super) receive_buffers_reported: bool,
+    /// This host's receive-buffer drops as last reported.
+    pub(super) host_drops: u64,
     /// The selected pair as last reported.
     pub(super) selected_pair: Option<crate::event::CandidatePair>,
     pub(super) selected_complete: bool,
@@ -88,6 +92,8 @@ impl Attempt {
             last_full_poll: None,
             selected_id: String::new(),
             selected_pair: None,
+            receive_buffers_reported: false,
+            host_drops: 0,
             selected_complete: false,
             dtls_state: String::new(),
             transport_reported: false,

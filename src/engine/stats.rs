@@ -52,6 +52,25 @@ impl Driver {
             .as_ref()
             .map_or("", |t| t.local_ufrag.as_str());
         let mut out: Vec<Event> = a.checklist.poll(&polled, ufrag, at);
+        // This host's own receive buffers: reported once, and their drops as they grow.
+        if !a.receive_buffers_reported
+            && let Some((sockets, granted, rmem_max)) = peer.receive_buffers()
+        {
+            a.receive_buffers_reported = true;
+            out.push(Event::ReceiveBuffers {
+                sockets,
+                wanted_bytes: crate::webrtc_adapter::recv_buffer::WANTED_RCVBUF as u64,
+                granted_bytes: granted,
+                rmem_max,
+            });
+        }
+        if full_due
+            && let Some(d) = peer.host_drops()
+            && d > a.host_drops
+        {
+            a.host_drops = d;
+            out.push(Event::HostDrops { drops: d });
+        }
         if let Some(t) = &sample.transport {
             if t.dtls_state != a.dtls_state && !t.dtls_state.is_empty() {
                 a.dtls_state = t.dtls_state.clone();

@@ -245,6 +245,8 @@ pub struct ViewerPeer {
     audio: bool,
     /// The addresses host candidates are gathered on.
     local_addresses: Vec<LocalAddress>,
+    /// The UDP sockets the stack bound, with their receive buffers (for this host's own drops).
+    sockets: Arc<super::recv_buffer::Sockets>,
 }
 
 impl std::fmt::Debug for ViewerPeer {
@@ -565,7 +567,13 @@ impl ViewerPeer {
         });
         let plan = super::interfaces::plan(&cfg.bind, &super::interfaces::local_interfaces());
         let bind: Vec<String> = plan.bind.iter().map(|a| a.to_string()).collect();
+        let sockets = Arc::new(super::recv_buffer::Sockets::default());
+        let runtime = Arc::new(super::recv_buffer::BufferedRuntime::new(
+            super::recv_buffer::WANTED_RCVBUF,
+            Arc::clone(&sockets),
+        ));
         let pc = PeerConnectionBuilder::new()
+            .with_runtime(runtime)
             .with_configuration(config)
             .with_media_engine(me)
             .with_interceptor_registry(registry)
@@ -591,6 +599,7 @@ impl ViewerPeer {
                 .map_err(|e| AdapterError::Build(e.to_string()))?;
         }
         Ok(Self {
+            sockets,
             pc,
             bridges: Mutex::new(bridges),
             relays,
@@ -909,6 +918,19 @@ impl ViewerPeer {
             .ok()?
             .get(&(address.to_owned(), port))
             .copied()
+    }
+
+    /// The UDP sockets' receive buffers: (sockets, smallest granted, `net.core.rmem_max`), once the
+    /// stack has bound them.
+    pub fn receive_buffers(&self) -> Option<(u32, u64, Option<u64>)> {
+        let r = self.sockets.records();
+        let smallest = r.iter().map(|s| s.granted as u64).min()?;
+        Some((r.len() as u32, smallest, super::recv_buffer::rmem_max()))
+    }
+
+    /// Datagrams this host dropped in its own receive buffers so far (`None`: unknown here).
+    pub fn host_drops(&self) -> Option<u64> {
+        self.sockets.drops()
     }
 
     /// The local addresses host candidates are gathered on (wildcards expanded, interfaces named).
