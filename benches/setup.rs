@@ -67,7 +67,11 @@ fn rtcscope(url: &str) -> Option<Times> {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn rtcscope");
-    let out = child.stdout.take()?;
+    let Some(out) = child.stdout.take() else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    };
     let (mut connected, mut first_rtp) = (None, None);
     for line in BufReader::new(out).lines().map_while(Result::ok) {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {

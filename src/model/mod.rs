@@ -1676,13 +1676,13 @@ impl Model {
                     sel.pair = p.clone();
                 }
             }
-            Event::PairAdded { pair } => {
-                if a.pairs.len() < PAIR_CAP && !a.pairs.iter().any(|r| r.pair.id == pair.id) {
-                    a.pairs.push(PairRow {
-                        pair: pair.clone(),
-                        state_since_ms: t,
-                    });
-                }
+            Event::PairAdded { pair }
+                if a.pairs.len() < PAIR_CAP && !a.pairs.iter().any(|r| r.pair.id == pair.id) =>
+            {
+                a.pairs.push(PairRow {
+                    pair: pair.clone(),
+                    state_since_ms: t,
+                });
             }
             Event::PairStateChanged { id, to, .. } => {
                 if let Some(r) = a.pairs.iter_mut().find(|r| &r.pair.id == id) {

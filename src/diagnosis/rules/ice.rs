@@ -197,7 +197,7 @@ pub(super) fn candidates_cannot_pair(cx: &Ctx) -> Option<Finding> {
     };
     Some(finding(
         Severity::Error,
-        &format!("Local and remote candidates cannot pair: {what}"),
+        format!("Local and remote candidates cannot pair: {what}"),
         ev,
         Some(fix),
     ))
