@@ -46,7 +46,7 @@ done
 URL=$(grep -o 'ws://[^ ]*' "$TMP/serve.log" | head -n1 | sed 's/<any-path>/cam/')
 
 t() { tmux -L "$SOCK" "$@"; }
-t new-session -d -s shots -x "$COLS" -y "$ROWS" "TERM=xterm-256color '$BIN' '$URL'; sleep 30"
+t new-session -d -s shots -x "$COLS" -y "$ROWS" "TERM=xterm-256color '$BIN' --bind 127.0.0.1:0 '$URL'; sleep 30"
 shot() {
   t capture-pane -e -p -t shots >"$TMP/$1.ansi"
   python3 "$OUT/ansi2png.py" "$TMP/$1.ansi" "$OUT/$1.png" --cols "$COLS" --rows "$ROWS"

@@ -645,6 +645,37 @@ async fn whep_against_serve_with_an_ice_restart_keeps_media_flowing() {
     assert!(events[restart..].iter().any(|e| matches!(&e.event,
         Event::StateChanged { kind: rtcscope::event::StateKind::IceConnection, state } if state == "connected")), "{t}");
     assert!(restarts(&events).is_empty(), "{t}");
+    // The checklist: the pairs of the first ICE generation are marked superseded, and the new
+    // generation's pairs are added after the restart; the last checklist has both, the old ones stale.
+    let superseded: Vec<&String> = events[restart..]
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::PairsSuperseded { ids } => Some(ids),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(
+        !superseded.is_empty(),
+        "pairs_superseded after the ICE restart\n{t}"
+    );
+    assert!(
+        events[restart..].iter().any(|e| matches!(&e.event,
+            Event::PairAdded { pair } if !superseded.contains(&&pair.id))),
+        "new pairs after the ICE restart\n{t}"
+    );
+    let last = events
+        .iter()
+        .rev()
+        .find_map(|e| match &e.event {
+            Event::CandidatePairs { pairs } => Some(pairs),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(
+        last.iter().any(|p| p.stale) && last.iter().any(|p| !p.stale),
+        "{last:?}"
+    );
     let later: Vec<f64> = events
         .iter()
         .filter(|e| e.t_ms > restart_at + 2500.0)

@@ -1,7 +1,9 @@
-//! Gathering like a browser (#10), in a network namespace this test creates: `lo` plus one dummy
-//! interface `d0` with 10.77.0.1/24 and fd77::1/64, nothing linked to the host.
-//! - A sender on the same host that advertises only its non-loopback address (as libnice-based senders,
-//!   GStreamer webrtcbin, Janus or a containerised MediaMTX do): the default viewer connects.
+//! Gathering like a browser (#10), in a network namespace this test creates: `lo` plus one interface
+//! `d0` (dummy, or one end of a veth pair where the kernel has no dummy module) with 10.77.0.1/24 and
+//! fd77::1/64, nothing linked to the host.
+//! - A sender on the same host that advertises only its non-loopback address and does not pair it with
+//!   loopback (as libnice-based senders, GStreamer webrtcbin, Janus or a containerised MediaMTX do): the
+//!   default viewer connects, the old loopback-only bind does not.
 //! - `serve --listen [::1]:…` offers only ::1: the default viewer connects over IPv6 loopback; a viewer
 //!   restricted to `--bind 127.0.0.1:0` cannot pair, and the verdict says the address families differ.
 //!
@@ -186,14 +188,31 @@ fn first_media_kind(ev: &[Stamped]) -> Option<String> {
     })
 }
 
-/// A sender on this host that advertises only 10.77.0.1 (no loopback candidate): the default viewer,
-/// pointed at 127.0.0.1, gathers on every interface plus loopback, pairs with it and gets media.
+/// A sender on this host that advertises only 10.77.0.1 (no loopback candidate) and, like a libnice
+/// sender, never pairs it with loopback (emulated: UDP between 127.0.0.1 and 10.77.0.1 is dropped in
+/// the namespace; a webrtc-rs sender would answer a check from 127.0.0.1, Linux routes it). The viewer
+/// restricted to 127.0.0.1, the old default, fails; the default viewer, pointed at 127.0.0.1, gathers on
+/// every interface plus loopback, pairs 10.77.0.1 with 10.77.0.1 and gets media.
 #[test]
 fn a_sender_advertising_only_a_non_loopback_address_connects() {
     let Some(_serial) = netlab::ready("gather: non-loopback sender", &[]) else {
         return;
     };
     let mut h = Host::build();
+    for (src, dst) in [("127.0.0.1", D0_V4), (D0_V4, "127.0.0.1")] {
+        let out = Command::new("ip")
+            .args([
+                "netns", "exec", &h.ns, "iptables", "-A", "OUTPUT", "-p", "udp",
+            ])
+            .args(["-s", src, "-d", dst, "-j", "DROP"])
+            .output()
+            .expect("iptables");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     h.serve(
         "127.0.0.1:8889",
         &["--serve-bind", &format!("{D0_V4}:0"), "--bitrate", "500k"],
@@ -227,6 +246,23 @@ fn a_sender_advertising_only_a_non_loopback_address_connects() {
     );
     assert_eq!(first_media_kind(&ev).as_deref(), Some("video"));
     assert_eq!(code, Some(0), "connected, media flowed");
+
+    // The old default, loopback only: no pair can work.
+    let (ev, code) = h.view(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--duration",
+        "20s",
+        "--max-restarts",
+        "0",
+        "--ice-timeouts",
+        "2s,5s,1s",
+        "--handshake-timeout",
+        "8s",
+        "ws://127.0.0.1:8889/cam/ws",
+    ]);
+    assert!(first_media_kind(&ev).is_none(), "no media over loopback");
+    assert_eq!(code, Some(4), "answer received, never connected");
 }
 
 /// `serve --listen [::1]:9702` offers only ::1. The default viewer connects over IPv6 loopback; one

@@ -163,7 +163,8 @@ fn scenario_1_viewer_behind_nat_gathers_srflx() {
 }
 
 /// Scenario 2, endpoint-independent server NAT: the server (behind r2, signaling port forwarded) learns
-/// its public address from STUN and trickles it; the viewer (public) sees it as srflx and connects.
+/// its public address from STUN and trickles it; the viewer (public) sees it as srflx and connects (or,
+/// when the connection comes up before the STUN round trip, reaches the same address as prflx).
 #[test]
 fn scenario_2_server_behind_nat_advertises_srflx() {
     let Some(_serial) = ready("scenario_2", &[Need::Coturn]) else {
@@ -181,14 +182,20 @@ fn scenario_2_server_behind_nat_advertises_srflx() {
     report("scenario 2 (EIM server NAT)", t0, &v.events);
     let ev = &v.events;
 
+    // The server's srflx candidate, if it was trickled before the connection came up: `serve`, as
+    // MediaMTX, stops trickling once connected, and since setup takes ~50 ms (#10) the server's own
+    // checks from its public mapping (a prflx remote here) often win the race against its STUN round trip.
     let remote = remote_candidates(ev);
     let srflx = remote
         .iter()
         .map(|(_, c)| c)
-        .find(|c| c.typ == CandidateType::Srflx)
-        .unwrap_or_else(|| panic!("the server's srflx candidate\n{}", summary(ev)));
-    assert_eq!(srflx.address, SERVER_PUBLIC);
-    assert_eq!(srflx.related_address.as_deref(), Some(SERVER_LAN));
+        .find(|c| c.typ == CandidateType::Srflx);
+    if let Some(srflx) = srflx {
+        assert_eq!(srflx.address, SERVER_PUBLIC);
+        assert_eq!(srflx.related_address.as_deref(), Some(SERVER_LAN));
+    } else {
+        println!("  connected before the server's srflx candidate was trickled (via prflx)");
+    }
     let sel = selected_pairs(ev);
     let (_, _, pair) = sel.last().expect("a selected pair");
     let r = pair.remote.as_ref().expect("remote end");
@@ -224,13 +231,17 @@ fn scenario_2_symmetric_server_nat_shows_prflx() {
     report("scenario 2 (symmetric server NAT)", t0, &v.events);
     let ev = &v.events;
 
+    // The srflx candidate is trickled only if it beats the connection (see scenario 2).
     let remote = remote_candidates(ev);
     let srflx = remote
         .iter()
         .map(|(_, c)| c)
-        .find(|c| c.typ == CandidateType::Srflx)
-        .unwrap_or_else(|| panic!("the server's srflx candidate\n{}", summary(ev)));
-    assert_eq!(srflx.address, SERVER_PUBLIC);
+        .find(|c| c.typ == CandidateType::Srflx);
+    if let Some(srflx) = srflx {
+        assert_eq!(srflx.address, SERVER_PUBLIC);
+    } else {
+        println!("  connected before the server's srflx candidate was trickled");
+    }
     let sel = selected_pairs(ev);
     let (_, _, pair) = sel.last().expect("a selected pair");
     let r = pair.remote.as_ref().expect("remote end");
@@ -241,7 +252,9 @@ fn scenario_2_symmetric_server_nat_shows_prflx() {
         summary(ev)
     );
     assert_eq!(r.address, SERVER_PUBLIC);
-    assert_ne!(r.port, srflx.port, "a new mapping per destination");
+    if let Some(srflx) = srflx {
+        assert_ne!(r.port, srflx.port, "a new mapping per destination");
+    }
     assert!(!first_media(ev).is_empty(), "media arrived");
     expect_findings("scenario-2-symmetric", &v.events, &["healthy"]);
     assert_eq!(code, Some(0));
