@@ -32,6 +32,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             if args.no_probe {
                 base_args.push("--no-probe".to_owned());
             }
+            for b in &args.bind {
+                base_args.push("--bind".to_owned());
+                base_args.push(b.to_string());
+            }
             if let Some(p) = &args.ca_file {
                 base_args.push("--ca-file".to_owned());
                 base_args.push(p.to_string_lossy().into_owned());

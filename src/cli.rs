@@ -216,6 +216,10 @@ pub struct ExporterArgs {
     /// Do not probe the targets' ICE servers alongside the session.
     #[arg(long)]
     pub no_probe: bool,
+
+    /// Local address(es) the probes gather host candidates on (repeatable), as the viewer's --bind.
+    #[arg(long = "bind", value_name = "ADDR")]
+    pub bind: Vec<SocketAddr>,
 }
 
 /// Options of `replay`.

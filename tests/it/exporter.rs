@@ -97,6 +97,8 @@ async fn prometheus_scrapes_the_exporter_probing_a_healthy_and_an_unreachable_ta
             "--probe-duration",
             "3s",
             "--no-probe",
+            "--bind",
+            "127.0.0.1:0",
         ],
     );
     wait_listening(serve_port);

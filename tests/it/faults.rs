@@ -17,7 +17,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_rtcscope");
 
 /// Run the headless viewer to its end; returns (events, stderr, exit code).
 fn run(args: &[&str]) -> (Vec<Stamped>, String, Option<i32>) {
-    run_with(Command::new(BIN).args(args))
+    run_with(Command::new(BIN).args(["--bind", "127.0.0.1:0"]).args(args))
 }
 
 fn run_with(cmd: &mut Command) -> (Vec<Stamped>, String, Option<i32>) {
@@ -346,6 +346,8 @@ async fn a_second_interrupt_ends_a_wedged_run_at_once_with_130() {
     let child = Command::new(BIN)
         .args([
             "--headless",
+            "--bind",
+            "127.0.0.1:0",
             "--no-probe",
             "--handshake-timeout",
             "120s",
@@ -405,6 +407,8 @@ async fn a_flood_of_candidates_and_messages_keeps_memory_bounded_and_stop_prompt
     let child = Command::new(BIN)
         .args([
             "--headless",
+            "--bind",
+            "127.0.0.1:0",
             "--no-probe",
             "--handshake-timeout",
             "120s",

@@ -41,6 +41,8 @@ fn a_replayed_recording_gives_the_live_runs_report_and_exit_code() {
     let events_s = events.to_string_lossy().into_owned();
     let (live, _, live_code) = run(&[
         "demo",
+        "--bind",
+        "127.0.0.1:0",
         "--duration",
         "3s",
         "--report",

@@ -42,9 +42,10 @@ fn serve(port: u16, extra: &[&str]) -> (Killed, BufReader<std::process::ChildStd
     (Killed(child), err)
 }
 
-/// Run the viewer to its end; returns (stdout, stderr).
+/// Run the viewer to its end, gathering on loopback only; returns (stdout, stderr).
 fn run_viewer(args: &[&str]) -> (String, String) {
     let out = Command::new(BIN)
+        .args(["--bind", "127.0.0.1:0"])
         .args(args)
         .stdin(Stdio::null())
         .output()
