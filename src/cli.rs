@@ -373,6 +373,12 @@ pub struct ViewerOptions {
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
 
+    /// UDP receive buffer asked for each socket (suffixes k and M, binary). The default holds a
+    /// burst of a 100 Mbit/s stream; without privileges the kernel caps it at net.core.rmem_max,
+    /// and what this host then drops is reported apart from network loss.
+    #[arg(long, default_value = "8M", value_parser = parse_size, value_name = "BYTES")]
+    pub recv_buffer: u64,
+
     /// Local address(es) for ICE host candidates (repeatable), e.g. `0.0.0.0:0` or `192.168.1.5:40000`; a
     /// wildcard means every non-loopback, non-link-local interface of its family. Default, as a browser:
     /// `0.0.0.0:0` and `[::]:0`, plus `127.0.0.1:0` and `[::1]:0` when the server is on loopback.
@@ -599,6 +605,25 @@ pub struct ProbeArgs {
 }
 
 /// Parse a bitrate: `2000000`, `2M`, `500k`, `1.5M`.
+/// A size in bytes: `8M`, `512k`, `65536` (k and M are 1024 and 1024²), 4 KiB to 1 GiB.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1024u64),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1024 * 1024),
+        _ => (t, 1),
+    };
+    let v: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (examples: 8M, 512k, 65536)"))?;
+    let bytes = v.saturating_mul(mult);
+    if !(4096..=1 << 30).contains(&bytes) {
+        return Err(format!("size `{s}` out of range (4k..1024M)"));
+    }
+    Ok(bytes)
+}
+
 pub fn parse_bitrate(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let (num, mult) = match t.chars().last() {

@@ -57,6 +57,7 @@ pub fn engine_config(url: &str, opts: &ViewerOptions) -> Result<EngineConfig, Us
         bearer: opts.bearer.clone(),
         headers,
         insecure: opts.insecure,
+        recv_buffer: opts.recv_buffer as usize,
         ca_roots: match &opts.ca_file {
             Some(p) => crate::tls::load_ca_file(p).map_err(UsageError)?,
             None => Vec::new(),

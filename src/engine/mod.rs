@@ -115,6 +115,8 @@ pub struct EngineConfig {
     /// CA certificates trusted besides the Mozilla roots (DER, from `--ca-file`): signaling, WHEP
     /// and TURN over TLS.
     pub ca_roots: Vec<Vec<u8>>,
+    /// UDP receive buffer asked for each socket, in bytes.
+    pub recv_buffer: usize,
     /// ICE servers given on the command line (merged after the server's).
     pub ice_servers: Vec<IceServerSpec>,
     /// Relay-only ICE transport policy.

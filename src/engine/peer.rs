@@ -165,6 +165,7 @@ impl Driver {
             ice_timeouts: self.cfg.ice_timeouts,
             insecure: self.cfg.insecure,
             ca_roots: self.cfg.ca_roots.clone(),
+            recv_buffer: self.cfg.recv_buffer,
         };
         self.viewer_config = Some(cfg.clone());
         self.start_probes(&specs);

@@ -54,12 +54,12 @@ impl Driver {
         let mut out: Vec<Event> = a.checklist.poll(&polled, ufrag, at);
         // This host's own receive buffers: reported once, and their drops as they grow.
         if !a.receive_buffers_reported
-            && let Some((sockets, granted, rmem_max)) = peer.receive_buffers()
+            && let Some((sockets, wanted, granted, rmem_max)) = peer.receive_buffers()
         {
             a.receive_buffers_reported = true;
             out.push(Event::ReceiveBuffers {
                 sockets,
-                wanted_bytes: crate::webrtc_adapter::recv_buffer::WANTED_RCVBUF as u64,
+                wanted_bytes: wanted,
                 granted_bytes: granted,
                 rmem_max,
             });

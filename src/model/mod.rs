@@ -569,6 +569,10 @@ pub struct Attempt {
     pub protocol_errors: Vec<String>,
     /// Signaling messages of a kind the protocol does not have, or invalid.
     pub bad_messages: u32,
+    /// The viewer's receive buffers: (sockets, wanted, smallest granted, `rmem_max`), once known.
+    pub receive_buffers: Option<(u32, u64, u64, Option<u64>)>,
+    /// Datagrams this host dropped in its own receive buffers (cumulative).
+    pub host_drops: u64,
 }
 
 /// A TCP or TLS connection to a TURN server that failed or dropped (`turn_transport_failed`).
@@ -657,6 +661,8 @@ impl Attempt {
             dtls_notes: Vec::new(),
             protocol_errors: Vec::new(),
             bad_messages: 0,
+            receive_buffers: None,
+            host_drops: 0,
         }
     }
 
@@ -1847,6 +1853,17 @@ impl Model {
                     tr.stats = Some(stats.clone());
                     tr.stats_ms = Some(t);
                 }
+            }
+            Event::ReceiveBuffers {
+                sockets,
+                wanted_bytes,
+                granted_bytes,
+                rmem_max,
+            } => {
+                a.receive_buffers = Some((*sockets, *wanted_bytes, *granted_bytes, *rmem_max));
+            }
+            Event::HostDrops { drops } => {
+                a.host_drops = a.host_drops.max(*drops);
             }
             Event::Transport {
                 dtls_role,

@@ -66,6 +66,8 @@ pub struct ViewerConfig {
     pub insecure: bool,
     /// CA certificates trusted besides the Mozilla roots (DER, `--ca-file`).
     pub ca_roots: Vec<Vec<u8>>,
+    /// UDP receive buffer asked for each socket, in bytes (`--recv-buffer`).
+    pub recv_buffer: usize,
 }
 
 /// Something the stack reported.
@@ -247,6 +249,8 @@ pub struct ViewerPeer {
     local_addresses: Vec<LocalAddress>,
     /// The UDP sockets the stack bound, with their receive buffers (for this host's own drops).
     sockets: Arc<super::recv_buffer::Sockets>,
+    /// The receive buffer asked for each.
+    recv_buffer: usize,
 }
 
 impl std::fmt::Debug for ViewerPeer {
@@ -569,7 +573,7 @@ impl ViewerPeer {
         let bind: Vec<String> = plan.bind.iter().map(|a| a.to_string()).collect();
         let sockets = Arc::new(super::recv_buffer::Sockets::default());
         let runtime = Arc::new(super::recv_buffer::BufferedRuntime::new(
-            super::recv_buffer::WANTED_RCVBUF,
+            cfg.recv_buffer,
             Arc::clone(&sockets),
         ));
         let pc = PeerConnectionBuilder::new()
@@ -600,6 +604,7 @@ impl ViewerPeer {
         }
         Ok(Self {
             sockets,
+            recv_buffer: cfg.recv_buffer,
             pc,
             bridges: Mutex::new(bridges),
             relays,
@@ -922,10 +927,15 @@ impl ViewerPeer {
 
     /// The UDP sockets' receive buffers: (sockets, smallest granted, `net.core.rmem_max`), once the
     /// stack has bound them.
-    pub fn receive_buffers(&self) -> Option<(u32, u64, Option<u64>)> {
+    pub fn receive_buffers(&self) -> Option<(u32, u64, u64, Option<u64>)> {
         let r = self.sockets.records();
         let smallest = r.iter().map(|s| s.granted as u64).min()?;
-        Some((r.len() as u32, smallest, super::recv_buffer::rmem_max()))
+        Some((
+            r.len() as u32,
+            self.recv_buffer as u64,
+            smallest,
+            super::recv_buffer::rmem_max(),
+        ))
     }
 
     /// Datagrams this host dropped in its own receive buffers so far (`None`: unknown here).

@@ -96,7 +96,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("cli", &["report", "serve", "settings", "webrtc_adapter"]),
     (
         "config",
-        &["cli", "engine", "proto", "session", "webrtc_adapter"],
+        &["cli", "engine", "proto", "session", "tls", "webrtc_adapter"],
     ),
     ("logging", &["engine", "secrets"]),
     // The Prometheus exporter: parses a scrape as the command line, runs the engine, reports.
@@ -125,6 +125,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "sanitize",
             "serve",
             "settings",
+            "tls",
             "tui",
         ],
     ),

@@ -175,6 +175,12 @@ const EXPECTED: &[(&str, &[&str], &[&str])] = &[
     ),
     ("edited-no-keyframes", &["no-keyframes"], &["healthy"]),
     ("natlab-scenario-7", &["packet-loss", "healthy"], &[]),
+    // This host's own drops are not the network's loss (a 4 KiB receive buffer at 50 Mbit/s).
+    (
+        "host-receive-drops",
+        &["host-receive-drops", "healthy"],
+        &["packet-loss"],
+    ),
     // Timing and restarts.
     ("slow-whep-201", &["slow-setup", "healthy"], &[]),
     ("slow-ws-answer", &["slow-setup", "healthy"], &[]),

@@ -20,6 +20,7 @@ mod proto_fixtures;
 mod proto_robustness;
 mod proto_whep_fixtures;
 mod proto_whep_robustness;
+mod receive_path;
 mod replay;
 mod report;
 mod security;

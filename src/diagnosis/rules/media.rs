@@ -37,6 +37,14 @@ pub(super) const RULES: &[Rule] = &[
         },
     ),
     Rule::new(
+        "host-receive-drops",
+        "this host dropped packets in its own UDP receive buffer (counted as lost, not lost by the network)",
+        Check::Attempt {
+            order: 30,
+            f: host_receive_drops,
+        },
+    ),
+    Rule::new(
         "packet-loss",
         "more than 5 % of the packets were lost",
         Check::Attempt {
@@ -209,14 +217,56 @@ pub(super) fn no_keyframes(cx: &Ctx) -> Option<Finding> {
 }
 
 /// `packet-loss`: more than 5 % of a track's packets were lost (with at least 500 expected).
+/// Datagrams lost in this host's receive buffer: reported apart from the network's loss.
+pub(super) fn host_receive_drops(cx: &Ctx) -> Option<Finding> {
+    let a = cx.a;
+    if a.host_drops == 0 {
+        return None;
+    }
+    let mut ev = vec![format!(
+        "{} datagrams dropped by this host's UDP receive buffers (the kernel's per-socket counter)",
+        a.host_drops
+    )];
+    if let Some((sockets, wanted, granted, rmem_max)) = a.receive_buffers {
+        ev.push(format!(
+            "receive buffer: {} granted of {} asked, on {sockets} socket(s){}",
+            crate::format::bytes(granted),
+            crate::format::bytes(wanted),
+            rmem_max
+                .map(|m| format!("; net.core.rmem_max is {}", crate::format::bytes(m)))
+                .unwrap_or_default()
+        ));
+    }
+    for t in &a.tracks {
+        ev.push(format!(
+            "{} ssrc {}: {} counted as lost",
+            t.stats.kind, t.stats.ssrc, t.stats.packets_lost
+        ));
+    }
+    Some(finding(
+        Severity::Warning,
+        format!(
+            "This host dropped {} packets in its own receive buffer: not network loss",
+            a.host_drops
+        ),
+        ev,
+        Some(
+            "Raise the receive buffer limit (sysctl -w net.core.rmem_max=16777216) or run with CAP_NET_ADMIN; a busy host or a bursty sender overflows the default 208 KiB.",
+        ),
+    ))
+}
+
 pub(super) fn packet_loss(cx: &Ctx) -> Option<Finding> {
     let a = cx.a;
+    // What this host dropped itself is not the network's: take it off (all of it, from each
+    // track: the sockets are shared, so this errs towards calling the network clean).
+    let host = a.host_drops as f64;
     let lossy: Vec<(&AttemptTrack, f64)> = a
         .tracks
         .iter()
         .filter_map(|t| {
-            let lost = t.stats.packets_lost.max(0) as f64;
-            let expected = t.stats.packets_received as f64 + lost;
+            let lost = (t.stats.packets_lost.max(0) as f64 - host).max(0.0);
+            let expected = t.stats.packets_received as f64 + t.stats.packets_lost.max(0) as f64;
             (expected >= 500.0 && lost * 100.0 / expected > 5.0)
                 .then_some((t, lost * 100.0 / expected))
         })
@@ -235,9 +285,14 @@ pub(super) fn packet_loss(cx: &Ctx) -> Option<Finding> {
             )
         })
         .collect();
+    let host_note = if a.host_drops > 0 {
+        format!(" ({} more dropped by this host, not counted)", a.host_drops)
+    } else {
+        String::new()
+    };
     Some(finding(
         Severity::Warning,
-        format!("{worst:.1} % of the packets were lost"),
+        format!("The network lost {worst:.1} % of the packets{host_note}"),
         ev,
         Some(
             "The path drops packets: check the link (Wi-Fi, congestion) or lower the bitrate; retransmission (NACK/RTX) hides some loss at the cost of delay.",
