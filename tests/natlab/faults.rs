@@ -138,7 +138,8 @@ fn whep_outage_of_30s_then_recovery() {
 
 /// 30 % random loss on the sender → viewer direction for the whole session: media keeps flowing
 /// (NACK/RTX repair some), the loss shows in the track stats and the verdict, and the restart log
-/// holds nothing but what ICE itself decided.
+/// holds nothing but what the loss can cause: ICE giving up, or a handshake (DTLS flights lost)
+/// that did not finish within its timeout.
 #[test]
 fn loss_of_30_percent_is_measured_and_does_not_break_the_session() {
     let Some(_serial) = ready("faults_loss_30", &[Need::Loss]) else {
@@ -188,9 +189,11 @@ fn loss_of_30_percent_is_measured_and_does_not_break_the_session() {
         assert!(
             matches!(
                 cause,
-                RestartCause::IceDisconnected | RestartCause::IceFailed
+                RestartCause::IceDisconnected
+                    | RestartCause::IceFailed
+                    | RestartCause::HandshakeTimeout { .. }
             ),
-            "only ICE may end an attempt under loss: {cause:?}"
+            "only ICE, or a handshake that loss slowed past its timeout, may end an attempt: {cause:?}"
         );
     }
     ended_cleanly(&lab, ev);
