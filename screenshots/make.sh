@@ -4,6 +4,8 @@
 #   answer-sdp.png     the detail view of the answer SDP (summary and what it accepted of the offer)
 #   restart-log.png    the restart log after a forced restart (`r`)
 #   help.png           the help overlay
+#   failed-checklist.png   a failing attempt's checklist (a NAT-lab recording, replayed)
+#   first-screen-80x24.png the first screen at 80x24 with a failing verdict
 # tmux provides the terminal; `capture-pane -e` gives the screen with its colours; ansi2png.py draws it.
 #
 # Needs: cargo, tmux, python3 with Pillow, the DejaVu fonts. Missing tools are installed with apt/pip
@@ -95,3 +97,26 @@ t send-keys -t shots Escape
 sleep 0.3
 t send-keys -t shots q
 sleep 1
+
+# A failing attempt's checklist: the NAT lab's scenario 8 (the server offers only a private address),
+# recorded, replayed at 64x; Enter on the first restart shows the attempt's pairs as they ended.
+REC=tests/fixtures/diagnosis/natlab-failed-checklist.ndjson
+t kill-session -t shots 2>/dev/null || true
+t new-session -d -s shots -x "$COLS" -y "$ROWS" "TERM=xterm-256color '$BIN' replay --speed 64 '$REC'; sleep 30"
+wait_for 'server offered only private' 30
+t send-keys -t shots 5 g Enter
+sleep 0.6
+shot failed-checklist
+t send-keys -t shots q
+sleep 0.5
+
+# The first screen at 80x24 answers the first question: the verdict is on its bottom line.
+t kill-session -t shots 2>/dev/null || true
+t new-session -d -s shots -x 80 -y 24 "TERM=xterm-256color '$BIN' replay --speed 64 '$REC'; sleep 30"
+wait_for 'server offered only private' 30
+sleep 0.3
+t capture-pane -e -p -t shots >"$TMP/first-screen-80x24.ansi"
+python3 "$OUT/ansi2png.py" "$TMP/first-screen-80x24.ansi" "$OUT/first-screen-80x24.png" --cols 80 --rows 24
+echo "wrote $OUT/first-screen-80x24.png"
+t send-keys -t shots q
+sleep 0.5

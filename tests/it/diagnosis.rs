@@ -175,6 +175,12 @@ const EXPECTED: &[(&str, &[&str], &[&str])] = &[
     ),
     ("edited-no-keyframes", &["no-keyframes"], &["healthy"]),
     ("natlab-scenario-7", &["packet-loss", "healthy"], &[]),
+    // The NAT lab's scenario 8 with the whole checklist: every pair failed, checks unanswered.
+    (
+        "natlab-failed-checklist",
+        &["server-private-addresses"],
+        &["healthy"],
+    ),
     // This host's own drops are not the network's loss (a 4 KiB receive buffer at 50 Mbit/s).
     (
         "host-receive-drops",
