@@ -525,3 +525,13 @@ fn relay_protocol_in_the_candidates_and_pairs_panes() {
     let (_, t) = pane(&app, Pane::Findings, 250, 20);
     assert!(t.contains("certificate was rejected"), "{t}");
 }
+
+/// This host's own receive-buffer drops are named in the Tracks pane (recorded: a 4 KiB buffer at
+/// 50 Mbit/s).
+#[test]
+fn the_tracks_pane_names_this_hosts_own_drops() {
+    let events = crate::support::diagnosis::load_fixture("host-receive-drops");
+    let app = App::with_events(Theme::new(true), &events);
+    let (_, t) = pane(&app, Pane::Tracks, 160, 10);
+    assert!(t.contains("dropped by this host"), "{t}");
+}

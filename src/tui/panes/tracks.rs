@@ -106,10 +106,17 @@ fn track_header(ctx: &Ctx, tr: &Track) -> Vec<Line<'static>> {
     match &tr.stats {
         Some(s) => {
             let loss = tr.loss_pct().unwrap_or(0.0);
+            // What this host dropped itself is in the count: say how much of it.
+            let host = ctx.model.attempt().host_drops;
+            let host_note = if host > 0 && tr.attempt == ctx.model.attempt_number() {
+                format!(" incl. {host} dropped by this host")
+            } else {
+                String::new()
+            };
             l.push(Line::from(vec![
                 span(
                     format!(
-                        "pkts {} · lost {} ({loss:.2}%) · ",
+                        "pkts {} · lost {}{host_note} ({loss:.2}%) · ",
                         s.packets_received, s.packets_lost
                     ),
                     if loss >= 1.0 {
