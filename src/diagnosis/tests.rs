@@ -957,7 +957,11 @@ fn no_media_media_stalled_no_keyframes_and_loss() {
     s.healthy_start();
     s.at(1300.0).stats(900, 100, 1, 1e6);
     let f = s.get("packet-loss");
-    assert!(f.title.starts_with("10.0 %"), "{}", f.title);
+    assert!(
+        f.title.starts_with("The network lost 10.0 %"),
+        "{}",
+        f.title
+    );
     assert!(
         s.ids().contains(&"healthy"),
         "loss is a warning, media flows"

@@ -1,0 +1,135 @@
+//! TUI render time at scale, as a ratio against a reference measured in the same run:
+//! `cargo bench --bench render`.
+//!
+//! The reference is one frame of a real recorded session (the NAT lab's failing checklist, a few
+//! dozen events). The subject is the same session with a long history appended: 10,000 signaling
+//! messages, 1,000 remote candidates, 200 candidate pairs and 10 restarts. Both are drawn through
+//! the real `view` into ratatui's `TestBackend` at 160x48 and at 80x24, on every pane. The ratio
+//! (history ÷ reference) shows whether a frame's cost depends on history length (1.0: it does not);
+//! the absolute time per frame is printed too (target: under 2 ms in release).
+
+use std::time::Instant;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use rtcscope::event::Stamped;
+use rtcscope::tui::app::{App, Pane};
+use rtcscope::tui::theme::Theme;
+
+const REC: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/diagnosis/natlab-failed-checklist.ndjson"
+);
+
+fn recorded() -> Vec<serde_json::Value> {
+    std::fs::read_to_string(REC)
+        .expect("recording")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("event"))
+        .collect()
+}
+
+fn first_of<'a>(events: &'a [serde_json::Value], ty: &str) -> &'a serde_json::Value {
+    events
+        .iter()
+        .find(|e| e["type"] == ty)
+        .unwrap_or_else(|| panic!("no {ty} in the recording"))
+}
+
+/// The recording, its `ended` held back, with a long history appended in the last attempt.
+fn with_history(base: &[serde_json::Value]) -> Vec<Stamped> {
+    let (ended, body) = base.split_last().expect("events");
+    let mut out: Vec<serde_json::Value> = body.to_vec();
+    let attempt = body
+        .last()
+        .map_or(1, |e| e["attempt"].as_u64().unwrap_or(1));
+    let mut t = body
+        .last()
+        .map_or(0.0, |e| e["t_ms"].as_f64().unwrap_or(0.0));
+    let msg = first_of(base, "message_received").clone();
+    let cand = first_of(base, "remote_candidate").clone();
+    let pair = first_of(base, "pair_added").clone();
+    let restart = first_of(base, "restart").clone();
+    let mut push = |mut e: serde_json::Value, out: &mut Vec<serde_json::Value>| {
+        t += 1.0;
+        e["t_ms"] = t.into();
+        e["attempt"] = attempt.into();
+        out.push(e);
+    };
+    for _ in 0..10 {
+        push(restart.clone(), &mut out);
+    }
+    for i in 0..10_000u32 {
+        let mut m = msg.clone();
+        m["size"] = (100 + i % 50).into();
+        push(m, &mut out);
+    }
+    for i in 0..1_000u32 {
+        let mut c = cand.clone();
+        c["candidate"]["port"] = (10_000 + i).into();
+        push(c, &mut out);
+    }
+    for i in 0..200u32 {
+        let mut p = pair.clone();
+        p["pair"]["id"] = format!("pair-{i}").into();
+        p["pair"]["local"]["port"] = (20_000 + i).into();
+        push(p, &mut out);
+    }
+    push(ended.clone(), &mut out);
+    out.into_iter()
+        .enumerate()
+        .map(|(i, mut e)| {
+            e["seq"] = (i as u64).into();
+            serde_json::from_value(e).expect("event")
+        })
+        .collect()
+}
+
+/// Mean time of one frame (each pane focused in turn), in microseconds.
+fn frame_us(app: &mut App, w: u16, h: u16, frames: u32) -> f64 {
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    let start = Instant::now();
+    for i in 0..frames {
+        app.focus = Pane::ALL[i as usize % Pane::ALL.len()];
+        term.draw(|f| rtcscope::tui::view::view(app, f))
+            .expect("draw");
+    }
+    start.elapsed().as_secs_f64() * 1e6 / f64::from(frames)
+}
+
+fn main() {
+    let base = recorded();
+    let small: Vec<Stamped> = base
+        .iter()
+        .map(|e| serde_json::from_value(e.clone()).expect("event"))
+        .collect();
+    let big = with_history(&base);
+    let mut small_app = App::with_events(Theme::new(false), &small);
+    let mut big_app = App::with_events(Theme::new(false), &big);
+    let m = big_app.analysis.model();
+    println!(
+        "history: {} events ({} messages kept, {} restarts kept), reference: {} events",
+        big.len(),
+        m.messages().len(),
+        m.restarts().len(),
+        small.len()
+    );
+    let frames = 300;
+    println!("size     reference   with history   ratio");
+    for (w, h) in [(160u16, 48u16), (80, 24)] {
+        // Warm up, then alternate to share the machine's noise.
+        let _ = frame_us(&mut small_app, w, h, 20);
+        let _ = frame_us(&mut big_app, w, h, 20);
+        let mut r = Vec::new();
+        let mut b = Vec::new();
+        for _ in 0..5 {
+            r.push(frame_us(&mut small_app, w, h, frames));
+            b.push(frame_us(&mut big_app, w, h, frames));
+        }
+        r.sort_by(f64::total_cmp);
+        b.sort_by(f64::total_cmp);
+        let (r, b) = (r[2], b[2]);
+        println!("{w}x{h}   {:>8.0} µs   {:>10.0} µs   {:>5.2}", r, b, b / r);
+    }
+}
