@@ -66,11 +66,16 @@ fn number(v: f64) -> String {
     }
 }
 
+/// Whether a probe succeeded: a viewer could play the target (exit code 0 and media received).
+pub fn success(report: &Report) -> bool {
+    report.outcome.exit_code == 0 && report.session.media_received
+}
+
 /// The metrics of one probe: `report` of the session, how long the probe took, the ICE-server
 /// probe results.
 pub fn render(report: &Report, probe_seconds: f64, probes: &[ProbeResult]) -> String {
     let mut o = Out(String::new());
-    let success = report.outcome.exit_code == 0 && report.session.media_received;
+    let success = success(report);
     o.family(
         "probe_success",
         "gauge",

@@ -368,7 +368,7 @@ async fn probe(shared: &Shared, req: &Request<Incoming>) -> Resp {
         started.elapsed().as_secs_f64(),
         analysis.model().probes(),
     );
-    if body.contains("probe_success 1") {
+    if metrics::success(&report) {
         c.ok.fetch_add(1, Ordering::Relaxed);
     } else {
         c.failed.fetch_add(1, Ordering::Relaxed);
