@@ -3,20 +3,12 @@
 //! probing `rtcscope serve` and a closed port; the test reads the series back from Prometheus's HTTP
 //! query API.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::common::free_port;
+use crate::support::common::{Killed, TempDir, free_port, wait_listening};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rtcscope");
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn spawn(program: &str, args: &[&str]) -> Killed {
     Killed(
@@ -28,14 +20,6 @@ fn spawn(program: &str, args: &[&str]) -> Killed {
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {program}: {e}")),
     )
-}
-
-fn wait_listening(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// `(instance, value)` of every series of an instant query.
@@ -105,9 +89,8 @@ async fn prometheus_scrapes_the_exporter_probing_a_healthy_and_an_unreachable_ta
     wait_listening(exporter_port);
     let healthy = format!("ws://127.0.0.1:{serve_port}/cam/ws");
     let unreachable = format!("ws://127.0.0.1:{closed}/cam/ws");
-    let dir =
-        std::env::temp_dir().join(format!("rtcscope-prom-{}-{prom_port}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let tmp = TempDir::new("prom");
+    let dir = tmp.0.clone();
     let config = dir.join("prometheus.yml");
     std::fs::write(
         &config,
@@ -180,7 +163,6 @@ async fn prometheus_scrapes_the_exporter_probing_a_healthy_and_an_unreachable_ta
     )
     .await;
     assert_eq!(exit.first().map(|(_, v)| *v), Some(3.0), "{exit:?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

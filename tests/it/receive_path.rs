@@ -2,44 +2,13 @@
 //! the tool says so — in `host_drops` events and the `host-receive-drops` verdict — instead of
 //! calling it network loss; with the default buffer the same stream loses nothing on loopback.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use rtcscope::event::{Event, Stamped};
 
-use crate::support::common::free_port;
+use crate::support::common::serve_binary;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rtcscope");
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(bitrate: &str) -> (Killed, String) {
-    let port = free_port();
-    let child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--bitrate",
-            bitrate,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "serve did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (Killed(child), format!("ws://127.0.0.1:{port}/cam/ws"))
-}
 
 fn view(url: &str, recv_buffer: &str) -> (Vec<Stamped>, String) {
     let out = Command::new(BIN)
@@ -107,7 +76,7 @@ fn rules(report: &str) -> Vec<String> {
 
 #[test]
 fn a_burst_dropped_by_this_host_is_reported_as_such_never_as_network_loss() {
-    let (_serve, url) = serve("50M");
+    let (_serve, url) = serve_binary(&["--bitrate", "50M"]);
     // A 4 KiB buffer cannot hold a frame at 50 Mbit/s: this host drops, and says so.
     let (events, report) = view(&url, "4k");
     let drops = host_drops(&events);

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,17 +12,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::support::common::free_port;
+use crate::support::common::{Killed, TempDir, free_port};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rtcscope");
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// `rtcscope serve` on loopback with extra arguments; stderr piped (the banner is awaited on it).
 fn serve(port: u16, extra: &[&str]) -> (Killed, BufReader<std::process::ChildStderr>) {
@@ -62,10 +54,9 @@ fn server_given_turn_credentials_and_url_passwords_appear_nowhere() {
     let turn_port = free_port(); // nothing listens: the probe fails, the credential is still in the text
     let ice = format!("turn:u:s3cret@127.0.0.1:{turn_port}?transport=udp");
     let (_serve, _err) = serve(port, &["--serve-ice-server", &ice]);
-    let dir = std::env::temp_dir().join(format!("rtcscope-security-{}-{port}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let events = dir.join("events.ndjson");
-    let log = dir.join("trace.log");
+    let dir = TempDir::new("security");
+    let events = dir.0.join("events.ndjson");
+    let log = dir.0.join("trace.log");
     let (events_s, log_s) = (
         events.to_string_lossy().into_owned(),
         log.to_string_lossy().into_owned(),
@@ -132,7 +123,6 @@ fn server_given_turn_credentials_and_url_passwords_appear_nowhere() {
         stdout.contains("s3cret"),
         "--show-secrets shows the credential"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A one-connection-at-a-time HTTP/1.1 responder on loopback that records each request head.

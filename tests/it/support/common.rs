@@ -389,3 +389,41 @@ pub fn last_track_stats(events: &[Stamped]) -> Option<rtcscope::event::TrackStat
         _ => None,
     })
 }
+
+/// A child process killed (and reaped) on drop.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Wait until something listens on 127.0.0.1:`port` (at most 20 s).
+pub fn wait_listening(port: u16) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The real binary's `rtcscope serve` on a free loopback port with `extra` options, listening;
+/// returns it and its WebSocket URL for stream `cam`.
+pub fn serve_binary(extra: &[&str]) -> (Killed, String) {
+    let port = free_port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rtcscope"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn rtcscope serve");
+    let serve = Killed(child);
+    wait_listening(port);
+    (serve, format!("ws://127.0.0.1:{port}/cam/ws"))
+}
