@@ -539,6 +539,11 @@ pub struct SenderOptions {
     /// Do not negotiate RTX: retransmissions go on the media SSRC.
     #[arg(long)]
     pub no_rtx: bool,
+
+    /// Send each frame's packets back to back, as RTSP re-streamers and some encoders do. By default
+    /// they are paced like a browser's: spread over the first 40 % of the frame interval (2.5x the bitrate).
+    #[arg(long)]
+    pub burst: bool,
 }
 
 impl From<SenderOptions> for crate::serve::ServeOptions {
@@ -551,6 +556,11 @@ impl From<SenderOptions> for crate::serve::ServeOptions {
             ice_servers: o.ice_servers,
             bind: o.bind,
             no_rtx: o.no_rtx,
+            pacing: if o.burst {
+                crate::serve::Pacing::Burst
+            } else {
+                crate::serve::Pacing::Paced
+            },
             limits: crate::serve::ServeLimits::default(),
         }
     }

@@ -4,9 +4,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::pacing::{Pacing, schedule};
 use super::synth::FrameGenerator;
 use super::{Fault, ServeNotice, Shared};
-use crate::webrtc_adapter::sender::{SenderPeer, VideoWriter};
+use crate::webrtc_adapter::sender::{SenderError, SenderPeer, VideoWriter};
 
 /// Counters of one connection, shared with its media task.
 #[derive(Default)]
@@ -49,14 +50,15 @@ pub(super) async fn send_media(
         }
         let frame = frames.next_frame();
         let len = frame.data.len() as u64;
-        match writer.write(frame.data, period, Instant::now()).await {
-            Ok(()) => {
+        match send_frame(&writer, &frame.data, period, opts.pacing).await {
+            Ok(packets) => {
                 failures = 0;
                 counters.frames.fetch_add(1, Ordering::Relaxed);
                 counters.payload_bytes.fetch_add(len, Ordering::Relaxed);
                 let t = &shared.totals;
                 t.frames.fetch_add(1, Ordering::Relaxed);
                 t.payload_bytes.fetch_add(len, Ordering::Relaxed);
+                t.packets_written.fetch_add(packets, Ordering::Relaxed);
                 if frame.keyframe {
                     t.keyframes.fetch_add(1, Ordering::Relaxed);
                 }
@@ -71,6 +73,31 @@ pub(super) async fn send_media(
             }
         }
     }
+}
+
+/// Packetize one frame lasting `period` and send its packets on the [`pacing`] schedule. Returns the
+/// packets sent.
+async fn send_frame(
+    writer: &VideoWriter,
+    data: &bytes::Bytes,
+    period: Duration,
+    pacing: Pacing,
+) -> Result<u64, SenderError> {
+    let start = tokio::time::Instant::now();
+    let packets = writer.packetize(data, period, Instant::now())?;
+    let plan = schedule(packets.len(), period, pacing);
+    let mut packets = packets.into_iter();
+    let mut sent = 0u64;
+    for step in plan {
+        if !step.at.is_zero() {
+            tokio::time::sleep_until(start + step.at).await;
+        }
+        for p in packets.by_ref().take(step.count) {
+            writer.send(p).await?;
+            sent += 1;
+        }
+    }
+    Ok(sent)
 }
 
 /// The peer connection of connection `id` reached `connected`: count it, tell the log, and start the

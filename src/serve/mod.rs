@@ -15,6 +15,7 @@
 
 pub mod http;
 mod media;
+pub mod pacing;
 pub mod synth;
 mod whep;
 mod ws;
@@ -34,8 +35,10 @@ use tokio::task::JoinSet;
 use crate::proto::ice_server::{self, IceServerSpec};
 use crate::proto::ws::{IceServerEntry, ice_servers_message};
 use crate::webrtc_adapter::IceServerConfig;
+use crate::webrtc_adapter::send_counting::SendDrops;
 use crate::webrtc_adapter::sender::SenderConfig;
 use crate::webrtc_adapter::sender::VideoCodec;
+pub use pacing::Pacing;
 
 /// Time from the ICE-server list being sent to the peer connection reaching `connected` (as MediaMTX).
 pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
@@ -176,6 +179,11 @@ pub struct SentStats {
     pub rtp_packets: u64,
     /// Connections open right now.
     pub active: u64,
+    /// RTP packets handed to the stack (retransmissions excluded), counted as they are written.
+    pub packets_written: u64,
+    /// What the sender's own sockets could not send: datagrams lost in this host by failed sends,
+    /// and the times a full send buffer held the sender back (nothing lost).
+    pub send_drops: SendDrops,
 }
 
 /// Something that happened on a connection, for a human log (`rtcscope serve` prints one line each).
@@ -267,6 +275,7 @@ struct Totals {
     keyframes: AtomicU64,
     payload_bytes: AtomicU64,
     rtp_packets: AtomicU64,
+    packets_written: AtomicU64,
     active: AtomicU64,
 }
 
@@ -288,6 +297,8 @@ pub struct ServeOptions {
     pub bind: Vec<SocketAddr>,
     /// Do not negotiate RTX: retransmissions go on the media SSRC.
     pub no_rtx: bool,
+    /// How a frame's packets leave: paced (the default, as real senders) or in one burst.
+    pub pacing: Pacing,
     /// What one client may cost the server: safe on a public port by default.
     pub limits: ServeLimits,
 }
@@ -413,6 +424,8 @@ impl ServeHandle {
             payload_bytes: t.payload_bytes.load(Ordering::Relaxed),
             rtp_packets: t.rtp_packets.load(Ordering::Relaxed),
             active: t.active.load(Ordering::Relaxed),
+            packets_written: t.packets_written.load(Ordering::Relaxed),
+            send_drops: self.shared.sender.send_counters.read(),
         }
     }
 
@@ -486,6 +499,7 @@ fn sender_config(
         ice_servers: usable,
         bind,
         rtx: !opts.no_rtx,
+        send_counters: Arc::default(),
     }
 }
 
@@ -647,11 +661,15 @@ pub fn format_bitrate(bps: u64) -> String {
 pub fn banner(local_addr: SocketAddr, opts: &ServeOptions) -> String {
     format!(
         "serving on {local_addr}: WHEP at http://{local_addr}/<any-path>/whep, WebSocket at \
-         ws://{local_addr}/<any-path>/ws ({}, {}, {} fps{}); Ctrl-C to stop",
+         ws://{local_addr}/<any-path>/ws ({}, {}, {} fps{}{}); Ctrl-C to stop",
         opts.codec.name(),
         format_bitrate(opts.bitrate),
         opts.fps,
-        if opts.no_rtx { ", no RTX" } else { "" }
+        if opts.no_rtx { ", no RTX" } else { "" },
+        match opts.pacing {
+            Pacing::Paced => "",
+            Pacing::Burst => ", each frame in one burst",
+        }
     )
 }
 
@@ -681,11 +699,30 @@ pub async fn run(listen: SocketAddr, opts: ServeOptions) -> anyhow::Result<()> {
     }
     let sent = handle.sent();
     handle.shutdown().await;
-    eprintln!(
-        "stopped: {} connections ({} connected), {} frames, {} bytes sent",
-        sent.connections, sent.connected, sent.frames, sent.payload_bytes
-    );
+    eprintln!("{}", stopped_line(&sent));
     Ok(())
+}
+
+/// The last line of `rtcscope serve`: what was sent, and what the sender's own sockets could not send.
+pub fn stopped_line(sent: &SentStats) -> String {
+    let d = sent.send_drops;
+    let sockets = if d.datagrams_lost > 0 {
+        format!(
+            "; this host dropped {} datagrams in the sender's sockets ({} failed sends): the sender, not the network, lost them",
+            d.datagrams_lost, d.errors
+        )
+    } else if d.waits > 0 {
+        format!(
+            "; nothing dropped by the sender's sockets (a full send buffer held it back {} times)",
+            d.waits
+        )
+    } else {
+        "; nothing dropped by the sender's sockets".to_owned()
+    };
+    format!(
+        "stopped: {} connections ({} connected), {} frames, {} RTP packets, {} bytes sent{sockets}",
+        sent.connections, sent.connected, sent.frames, sent.packets_written, sent.payload_bytes
+    )
 }
 
 #[cfg(unix)]
@@ -711,6 +748,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_last_line_says_whether_the_sender_itself_dropped() {
+        let mut sent = SentStats {
+            connections: 2,
+            connected: 1,
+            frames: 300,
+            keyframes: 5,
+            payload_bytes: 1_000_000,
+            rtp_packets: 900,
+            active: 0,
+            packets_written: 901,
+            send_drops: SendDrops::default(),
+        };
+        assert_eq!(
+            stopped_line(&sent),
+            "stopped: 2 connections (1 connected), 300 frames, 901 RTP packets, 1000000 bytes sent; \
+             nothing dropped by the sender's sockets"
+        );
+        sent.send_drops.waits = 7;
+        assert!(stopped_line(&sent).ends_with("(a full send buffer held it back 7 times)"));
+        sent.send_drops = SendDrops {
+            datagrams_lost: 12,
+            errors: 3,
+            waits: 7,
+        };
+        assert!(
+            stopped_line(&sent).ends_with(
+                "this host dropped 12 datagrams in the sender's sockets (3 failed sends): the sender, not the network, lost them"
+            ),
+            "{}",
+            stopped_line(&sent)
+        );
+    }
+
+    #[test]
     fn bitrates_read_well() {
         assert_eq!(format_bitrate(2_000_000), "2 Mbit/s");
         assert_eq!(format_bitrate(1_500_000), "1.5 Mbit/s");
@@ -727,6 +798,7 @@ mod tests {
             ice_servers: vec!["turn:u:p@127.0.0.1:3478".into()],
             bind: vec![],
             no_rtx: false,
+            pacing: Default::default(),
             limits: Default::default(),
         };
         let ice = parse_ice_servers(&opts).unwrap();
@@ -745,6 +817,14 @@ mod tests {
             "serving on 127.0.0.1:8889: WHEP at http://127.0.0.1:8889/<any-path>/whep, WebSocket at \
              ws://127.0.0.1:8889/<any-path>/ws (VP8, 2 Mbit/s, 30 fps); Ctrl-C to stop"
         );
+        let bursty = ServeOptions {
+            pacing: Pacing::Burst,
+            ..opts
+        };
+        assert!(
+            banner("127.0.0.1:8889".parse().unwrap(), &bursty)
+                .contains("(VP8, 2 Mbit/s, 30 fps, each frame in one burst)")
+        );
     }
 
     #[test]
@@ -761,6 +841,7 @@ mod tests {
             ],
             bind: vec![],
             no_rtx: false,
+            pacing: Default::default(),
             limits: Default::default(),
         };
         let ice = parse_ice_servers(&opts).unwrap();

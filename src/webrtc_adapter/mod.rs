@@ -22,6 +22,7 @@ pub const ICE_MAX_BINDING_REQUESTS: u16 = 31;
 pub mod interfaces;
 pub mod keyframe;
 pub mod recv_buffer;
+pub mod send_counting;
 pub mod sender;
 pub mod stun_turn;
 pub mod viewer;

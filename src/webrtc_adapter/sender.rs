@@ -22,9 +22,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rtc::interceptor::Registry;
-use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_VP8};
+use rtc::rtp::packetizer::Packetizer;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
     RTCRtpRtxParameters, RtpCodecKind,
@@ -41,6 +41,7 @@ use webrtc::peer_connection::{
 use webrtc::rtp_transceiver::RtpSender;
 
 use super::IceServerConfig;
+use super::send_counting::{CountingRuntime, SendCounters};
 use crate::proto::ws::CandidateMessage;
 
 /// The H.264 format the sender offers and sends: constrained baseline, packetization mode 1.
@@ -101,6 +102,9 @@ pub struct SenderConfig {
     /// Offer RTX in the answer (one `video/rtx` payload type per video payload type) and retransmit on
     /// an RTX SSRC; when off, retransmissions go on the media SSRC.
     pub rtx: bool,
+    /// Where the peer connection's UDP sockets count what they could not send (shared by every
+    /// connection of one server).
+    pub send_counters: Arc<SendCounters>,
 }
 
 /// Peer-connection state, as the W3C names it.
@@ -294,6 +298,7 @@ pub struct SenderPeer {
     rtp_sender: Arc<dyn RtpSender>,
     ssrc: u32,
     codec: VideoCodec,
+    packetizer: Arc<std::sync::Mutex<Box<dyn Packetizer>>>,
     rtcp_drain: tokio::task::JoinHandle<()>,
 }
 
@@ -341,6 +346,9 @@ impl SenderPeer {
             .with_setting_engine(se)
             .with_handler(Arc::new(Handler { tx }))
             .with_udp_addrs(bind)
+            .with_runtime(Arc::new(CountingRuntime::new(Arc::clone(
+                &config.send_counters,
+            ))))
             .build()
             .await
             .map_err(|e| SenderError::Build(e.to_string()))?;
@@ -369,6 +377,20 @@ impl SenderPeer {
         )
         .map_err(|e| SenderError::Build(e.to_string()))?;
         let track = Arc::new(track);
+        // Frames are packetized here rather than by the track, so that the caller can pace a frame's
+        // packets (a sample written to the track leaves as one burst).
+        let payloader = track_codec(config.codec)
+            .payloader()
+            .map_err(|e| SenderError::Build(e.to_string()))?;
+        let packetizer: Box<dyn Packetizer> = Box::new(rtc::rtp::packetizer::new_packetizer(
+            Instant::now(),
+            RTP_MTU,
+            0,
+            ssrc,
+            payloader,
+            Box::new(rtc::rtp::sequence::new_random_sequencer()),
+            90_000,
+        ));
         let rtp_sender = match pc
             .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
             .await
@@ -392,6 +414,7 @@ impl SenderPeer {
                 rtp_sender,
                 ssrc,
                 codec: config.codec,
+                packetizer: Arc::new(std::sync::Mutex::new(packetizer)),
                 rtcp_drain,
             },
             rx,
@@ -518,7 +541,7 @@ impl SenderPeer {
         let payload_type = self.payload_type().await?;
         Ok(VideoWriter {
             track: Arc::clone(&self.track),
-            ssrc: self.ssrc,
+            packetizer: Arc::clone(&self.packetizer),
             payload_type,
         })
     }
@@ -557,11 +580,26 @@ impl Drop for SenderPeer {
     }
 }
 
-/// Writes encoded frames to the video track.
+/// The RTP payload size of the sender's packets, as webrtc-rs's sample track and browsers use.
+const RTP_MTU: usize = 1200;
+
+/// One RTP packet of a frame, ready to send.
+#[derive(Debug, Clone)]
+pub struct RtpPacket(rtc::rtp::Packet);
+
+impl RtpPacket {
+    /// Bytes of payload.
+    pub fn payload_len(&self) -> usize {
+        self.0.payload.len()
+    }
+}
+
+/// Writes encoded frames to the video track: [`VideoWriter::packetize`] cuts a frame into RTP
+/// packets and [`VideoWriter::send`] sends one, so the caller decides when each leaves.
 #[derive(Clone)]
 pub struct VideoWriter {
     track: Arc<TrackLocalStaticSample>,
-    ssrc: u32,
+    packetizer: Arc<std::sync::Mutex<Box<dyn Packetizer>>>,
     payload_type: u8,
 }
 
@@ -571,20 +609,35 @@ impl VideoWriter {
         self.payload_type
     }
 
-    /// Packetize and send one frame lasting `duration`, generated at `at`.
-    pub async fn write(
+    /// Cut one frame lasting `duration`, generated at `at`, into RTP packets (the last one carries the
+    /// marker bit).
+    pub fn packetize(
         &self,
-        data: Bytes,
+        data: &Bytes,
         duration: Duration,
         at: Instant,
-    ) -> Result<(), SenderError> {
-        self.track
-            .sample_writer(self.ssrc, self.payload_type)
-            .write_sample(&Sample {
-                data,
-                duration,
-                ..Sample::new(at)
+    ) -> Result<Vec<RtpPacket>, SenderError> {
+        let samples = (duration.as_secs_f64() * 90_000.0) as u32;
+        let mut p = self
+            .packetizer
+            .lock()
+            .map_err(|_| SenderError::Write("packetizer poisoned".into()))?;
+        let packets = p
+            .packetize(at, data, samples)
+            .map_err(|e| SenderError::Write(e.to_string()))?;
+        Ok(packets
+            .into_iter()
+            .map(|mut pkt| {
+                pkt.header.payload_type = self.payload_type;
+                RtpPacket(pkt)
             })
+            .collect())
+    }
+
+    /// Send one packet (waits while the connection's queue to its socket is full).
+    pub async fn send(&self, packet: RtpPacket) -> Result<(), SenderError> {
+        self.track
+            .write_rtp(packet.0)
             .await
             .map_err(|e| SenderError::Write(e.to_string()))
     }

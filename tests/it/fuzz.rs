@@ -667,6 +667,7 @@ fn serve_request_handling_through_the_real_server() {
         ice_servers: vec![],
         bind: vec![],
         no_rtx: false,
+        pacing: Default::default(),
         limits: rtcscope::serve::ServeLimits {
             header_timeout: std::time::Duration::from_millis(300),
             body_timeout: std::time::Duration::from_millis(300),

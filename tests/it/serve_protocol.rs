@@ -36,6 +36,7 @@ fn opts(codec: VideoCodec, bitrate: u64) -> ServeOptions {
         ice_servers: vec![],
         bind: vec![],
         no_rtx: false,
+        pacing: Default::default(),
         limits: Default::default(),
     }
 }

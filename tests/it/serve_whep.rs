@@ -33,6 +33,7 @@ fn opts() -> ServeOptions {
         ice_servers: vec![],
         bind: vec![],
         no_rtx: false,
+        pacing: Default::default(),
         limits: Default::default(),
     }
 }

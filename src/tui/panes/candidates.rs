@@ -10,7 +10,7 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use crate::event::{Candidate, CandidateType, IceServerSource};
 use crate::format::offset_ms;
-use crate::model::{Attempt, decode_priority};
+use crate::model::{Attempt, LocalCandidate, RemoteCandidate, decode_priority};
 use crate::tui::app::Pane;
 use crate::tui::theme::Theme;
 use crate::tui::view::{Ctx, cell, pad, pane_block, span};
@@ -75,9 +75,61 @@ pub fn candidate_text(c: &Candidate, when: Option<f64>) -> String {
     s
 }
 
-/// All lines of the pane (before scrolling).
-pub fn lines(a: &Attempt, probes: &[ProbeResult], t: &Theme) -> Vec<Line<'static>> {
-    let mut out = Vec::new();
+/// One row of the pane. Candidate rows are formatted only when they are on screen, so a frame's cost
+/// does not grow with the number of candidates held.
+pub enum Row<'a> {
+    /// A heading or summary line, already formatted.
+    Text(Line<'static>),
+    /// A local candidate, with the time its offset is measured from.
+    Local(&'a LocalCandidate, f64),
+    /// A remote candidate, with the time its offset is measured from.
+    Remote(&'a RemoteCandidate, f64),
+}
+
+impl Row<'_> {
+    /// The row as a line.
+    pub fn line(&self, t: &Theme) -> Line<'static> {
+        match self {
+            Row::Text(l) => l.clone(),
+            Row::Local(c, reference) => Line::raw(format!(
+                "  {}",
+                candidate_text(&c.candidate, Some(c.t_ms - reference))
+            )),
+            Row::Remote(r, reference) => match (&r.candidate, &r.error) {
+                (Some(c), None) => {
+                    Line::raw(format!("  {}", candidate_text(c, Some(r.t_ms - reference))))
+                }
+                (Some(c), Some(e)) => Line::from(vec![
+                    span(
+                        format!("  ✗ {}", candidate_text(c, Some(r.t_ms - reference))),
+                        t.bad,
+                    ),
+                    span(format!(" — rejected: {}", cell(e, 80)), t.warn),
+                ]),
+                (None, e) => Line::from(vec![
+                    span(format!("  ✗ unparsed {}", cell(&r.raw, 80)), t.bad),
+                    span(
+                        format!(" — {}", cell(e.as_deref().unwrap_or("did not parse"), 80)),
+                        t.warn,
+                    ),
+                ]),
+            },
+        }
+    }
+}
+
+/// Rows under construction: a formatted line pushes as [`Row::Text`].
+struct Rows<'a>(Vec<Row<'a>>);
+
+impl Rows<'_> {
+    fn push(&mut self, l: Line<'static>) {
+        self.0.push(Row::Text(l));
+    }
+}
+
+/// All rows of the pane (before scrolling); candidate rows are not formatted yet.
+pub fn rows<'a>(a: &'a Attempt, probes: &[ProbeResult], t: &Theme) -> Vec<Row<'a>> {
+    let mut out = Rows(Vec::new());
     let reference = a.offer_ms().unwrap_or(a.started_ms);
     let vs = if a.offer_ms().is_some() {
         "vs offer"
@@ -222,12 +274,8 @@ pub fn lines(a: &Attempt, probes: &[ProbeResult], t: &Theme) -> Vec<Line<'static
             .cmp(&y.candidate.typ)
             .then(x.t_ms.total_cmp(&y.t_ms))
     });
-    for c in locals {
-        out.push(Line::raw(format!(
-            "  {}",
-            candidate_text(&c.candidate, Some(c.t_ms - reference))
-        )));
-    }
+    out.0
+        .extend(locals.into_iter().map(|c| Row::Local(c, reference)));
     out.push(Line::raw(""));
     out.push(counts_line("Remote", a.remote_counts(), t));
     let mut remotes: Vec<_> = a.remote_candidates.iter().collect();
@@ -236,29 +284,9 @@ pub fn lines(a: &Attempt, probes: &[ProbeResult], t: &Theme) -> Vec<Line<'static
         let ty = y.candidate.as_ref().map(|c| c.typ);
         tx.cmp(&ty).then(x.t_ms.total_cmp(&y.t_ms))
     });
-    for r in remotes {
-        match (&r.candidate, &r.error) {
-            (Some(c), None) => out.push(Line::raw(format!(
-                "  {}",
-                candidate_text(c, Some(r.t_ms - reference))
-            ))),
-            (Some(c), Some(e)) => out.push(Line::from(vec![
-                span(
-                    format!("  ✗ {}", candidate_text(c, Some(r.t_ms - reference))),
-                    t.bad,
-                ),
-                span(format!(" — rejected: {}", cell(e, 80)), t.warn),
-            ])),
-            (None, e) => out.push(Line::from(vec![
-                span(format!("  ✗ unparsed {}", cell(&r.raw, 80)), t.bad),
-                span(
-                    format!(" — {}", cell(e.as_deref().unwrap_or("did not parse"), 80)),
-                    t.warn,
-                ),
-            ])),
-        }
-    }
-    out
+    out.0
+        .extend(remotes.into_iter().map(|r| Row::Remote(r, reference)));
+    out.0
 }
 
 /// Draw the pane.
@@ -273,9 +301,14 @@ pub fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
     let block = pane_block(ctx, Pane::Candidates, &extra);
     let inner = block.inner(area);
     block.render(area, buf);
-    let all = lines(a, ctx.model.probes(), ctx.theme);
+    let all = rows(a, ctx.model.probes(), ctx.theme);
     let max_scroll = all.len().saturating_sub(usize::from(inner.height));
     let scroll = (ctx.state.selected.unwrap_or(0) as usize).min(max_scroll);
-    let shown: Vec<Line> = all.into_iter().skip(scroll).collect();
+    let shown: Vec<Line> = all
+        .iter()
+        .skip(scroll)
+        .take(usize::from(inner.height))
+        .map(|r| r.line(ctx.theme))
+        .collect();
     Paragraph::new(shown).render(inner, buf);
 }
