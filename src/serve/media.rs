@@ -49,16 +49,20 @@ pub(super) async fn send_media(
             return;
         }
         let frame = frames.next_frame();
-        let len = frame.data.len() as u64;
-        match send_frame(&writer, &frame.data, period, opts.pacing).await {
-            Ok(packets) => {
+        let t = &shared.totals;
+        // Bytes are counted as their packets leave, so that a frame cut short (the connection
+        // ended mid-frame) counts what was sent of it.
+        let sent = send_frame(&writer, &frame.data, period, opts.pacing, |bytes| {
+            counters.payload_bytes.fetch_add(bytes, Ordering::Relaxed);
+            t.payload_bytes.fetch_add(bytes, Ordering::Relaxed);
+            t.packets_written.fetch_add(1, Ordering::Relaxed);
+        })
+        .await;
+        match sent {
+            Ok(()) => {
                 failures = 0;
                 counters.frames.fetch_add(1, Ordering::Relaxed);
-                counters.payload_bytes.fetch_add(len, Ordering::Relaxed);
-                let t = &shared.totals;
                 t.frames.fetch_add(1, Ordering::Relaxed);
-                t.payload_bytes.fetch_add(len, Ordering::Relaxed);
-                t.packets_written.fetch_add(packets, Ordering::Relaxed);
                 if frame.keyframe {
                     t.keyframes.fetch_add(1, Ordering::Relaxed);
                 }
@@ -75,29 +79,41 @@ pub(super) async fn send_media(
     }
 }
 
-/// Packetize one frame lasting `period` and send its packets on the [`pacing`] schedule. Returns the
-/// packets sent.
+/// Packetize one frame lasting `period` and send its packets on the [`schedule`]; `on_sent` gets, for
+/// each packet sent, its share of the frame's bytes (the shares of a whole frame add up to its size).
 async fn send_frame(
     writer: &VideoWriter,
     data: &bytes::Bytes,
     period: Duration,
     pacing: Pacing,
-) -> Result<u64, SenderError> {
+    mut on_sent: impl FnMut(u64),
+) -> Result<(), SenderError> {
     let start = tokio::time::Instant::now();
     let packets = writer.packetize(data, period, Instant::now())?;
+    let (n, len) = (packets.len() as u64, data.len() as u64);
     let plan = schedule(packets.len(), period, pacing);
     let mut packets = packets.into_iter();
-    let mut sent = 0u64;
+    let mut i = 0u64;
     for step in plan {
         if !step.at.is_zero() {
             tokio::time::sleep_until(start + step.at).await;
         }
         for p in packets.by_ref().take(step.count) {
             writer.send(p).await?;
-            sent += 1;
+            on_sent(share(len, n, i));
+            i += 1;
         }
     }
-    Ok(sent)
+    Ok(())
+}
+
+/// Packet `i`'s share of a frame of `len` bytes cut into `n` packets.
+fn share(len: u64, n: u64, i: u64) -> u64 {
+    if n == 0 {
+        return 0;
+    }
+    let at = |k: u64| (u128::from(len) * u128::from(k) / u128::from(n)) as u64;
+    at(i + 1) - at(i)
 }
 
 /// The peer connection of connection `id` reached `connected`: count it, tell the log, and start the
@@ -135,5 +151,19 @@ pub(super) async fn on_connected(
             tracing::warn!(id, "serve: {e}");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share;
+
+    #[test]
+    fn the_shares_of_a_frame_add_up_to_its_size() {
+        for (len, n) in [(4167u64, 4u64), (417_000, 347), (1, 3), (0, 2), (1200, 1)] {
+            let total: u64 = (0..n).map(|i| share(len, n, i)).sum();
+            assert_eq!(total, len, "{len} bytes in {n} packets");
+        }
+        assert_eq!(share(10, 0, 0), 0);
     }
 }

@@ -168,11 +168,11 @@ pub struct SentStats {
     pub connections: u64,
     /// Connections whose peer connection reached `connected`.
     pub connected: u64,
-    /// Video frames written.
+    /// Video frames written whole.
     pub frames: u64,
     /// Key frames among them.
     pub keyframes: u64,
-    /// Bytes of encoded video written (frame payload, before RTP packetization).
+    /// Bytes of encoded video written (frame payload, before RTP packetization), counted as packets leave.
     pub payload_bytes: u64,
     /// RTP packets sent, from the stack's outbound-rtp stats (polled about once a second while connected,
     /// and once more when a connection ends; retransmissions excluded).

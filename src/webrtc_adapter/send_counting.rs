@@ -16,7 +16,7 @@ use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -67,6 +67,9 @@ fn datagrams(transmit: &Transmit<'_>) -> u64 {
 struct CountingSocket {
     inner: Arc<dyn AsyncUdpSocket>,
     counters: Arc<SendCounters>,
+    /// A send succeeded: from then on tokio knows the socket is writable, and a pending send means
+    /// the kernel said `EAGAIN` (before it, pending only means readiness was not known yet).
+    sent_once: AtomicBool,
 }
 
 impl fmt::Debug for CountingSocket {
@@ -86,7 +89,9 @@ impl AsyncUdpSocket for CountingSocket {
         let r = self.inner.poll_send(cx, transmit);
         match &r {
             Poll::Pending => {
-                self.counters.waits.fetch_add(1, Ordering::Relaxed);
+                if self.sent_once.load(Ordering::Relaxed) {
+                    self.counters.waits.fetch_add(1, Ordering::Relaxed);
+                }
             }
             Poll::Ready(Err(_)) => {
                 self.counters.errors.fetch_add(1, Ordering::Relaxed);
@@ -94,7 +99,7 @@ impl AsyncUdpSocket for CountingSocket {
                     .datagrams_lost
                     .fetch_add(datagrams(transmit), Ordering::Relaxed);
             }
-            Poll::Ready(Ok(_)) => {}
+            Poll::Ready(Ok(_)) => self.sent_once.store(true, Ordering::Relaxed),
         }
         r
     }
@@ -152,6 +157,7 @@ impl Runtime for CountingRuntime {
         Ok(Arc::new(CountingSocket {
             inner,
             counters: Arc::clone(&self.counters),
+            sent_once: AtomicBool::new(false),
         }))
     }
 
