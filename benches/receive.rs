@@ -198,6 +198,8 @@ fn run_measured(mut cmd: Command) -> (String, u64, f64) {
         }
         std::thread::sleep(Duration::from_millis(25));
     }
+    // Already reaped by wait4 (which gave its rusage); this only tells std so.
+    let _ = child.wait();
     let cpu = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     let out = reader.join().unwrap_or_default();
     (
