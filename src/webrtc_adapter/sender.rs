@@ -8,8 +8,10 @@
 //! - mDNS is disabled (the default `QueryOnly` opens a multicast socket);
 //! - host candidates come from explicit bind addresses (`0.0.0.0:0` skips loopback, so loopback tests bind
 //!   `127.0.0.1:0`);
-//! - a local track needs an explicit SSRC and codec, and samples are written with the *negotiated* payload
+//! - a local track needs an explicit SSRC and codec, and packets are written with the *negotiated* payload
 //!   type, read from the sender's parameters after the answer is applied;
+//! - frames are packetized here, not by the sample track (which sends a frame's packets in one burst),
+//!   so that `serve` can pace them; the UDP sockets count failed and held-back sends (`send_counting`);
 //! - event-handler callbacks run on the connection's driver: they only forward into a channel;
 //! - the local track's RTCP queue is drained (the driver logs an error per packet it cannot queue);
 //! - RTX (RFC 4588) is negotiated like a browser or MediaMTX (pion) does: an `video/rtx` codec per video
@@ -586,13 +588,6 @@ const RTP_MTU: usize = 1200;
 /// One RTP packet of a frame, ready to send.
 #[derive(Debug, Clone)]
 pub struct RtpPacket(rtc::rtp::Packet);
-
-impl RtpPacket {
-    /// Bytes of payload.
-    pub fn payload_len(&self) -> usize {
-        self.0.payload.len()
-    }
-}
 
 /// Writes encoded frames to the video track: [`VideoWriter::packetize`] cuts a frame into RTP
 /// packets and [`VideoWriter::send`] sends one, so the caller decides when each leaves.
