@@ -219,6 +219,8 @@ mod viewer {
         pub payload_bytes: AtomicU64,
         /// (arrival, cumulative payload bytes) per packet.
         pub timeline: Mutex<Vec<(Instant, u64)>>,
+        /// (arrival, RTP timestamp) per packet: the packets of one frame share a timestamp.
+        pub frames: Mutex<Vec<(Instant, u32)>>,
         /// Payload types and first payload bytes of the first packets.
         pub heads: Mutex<Vec<(u8, Vec<u8>)>>,
     }
@@ -241,7 +243,9 @@ mod viewer {
                         let n = p.payload.len() as u64;
                         rx.packets.fetch_add(1, Ordering::Relaxed);
                         let total = rx.payload_bytes.fetch_add(n, Ordering::Relaxed) + n;
-                        rx.timeline.lock().await.push((Instant::now(), total));
+                        let now = Instant::now();
+                        rx.timeline.lock().await.push((now, total));
+                        rx.frames.lock().await.push((now, p.header.timestamp));
                         let mut heads = rx.heads.lock().await;
                         if heads.len() < 400 {
                             heads.push((
@@ -378,6 +382,65 @@ async fn negotiate(ws: &mut Ws, v: &mut viewer::Viewer) -> (String, Vec<Value>) 
     (sdp, server_candidates)
 }
 
+/// The median time from a frame's first packet to its last, over frames of at least 10 packets.
+async fn median_frame_spread(rx: &viewer::Received) -> Duration {
+    let arrivals = rx.frames.lock().await;
+    let mut by_frame: std::collections::HashMap<u32, (Instant, Instant, usize)> =
+        Default::default();
+    for &(at, ts) in arrivals.iter() {
+        let e = by_frame.entry(ts).or_insert((at, at, 0));
+        e.0 = e.0.min(at);
+        e.1 = e.1.max(at);
+        e.2 += 1;
+    }
+    let mut spreads: Vec<Duration> = by_frame
+        .values()
+        .filter(|(_, _, n)| *n >= 10)
+        .map(|(first, last, _)| *last - *first)
+        .collect();
+    assert!(
+        spreads.len() >= 30,
+        "{} frames of 10 packets or more",
+        spreads.len()
+    );
+    spreads.sort();
+    spreads[spreads.len() / 2]
+}
+
+#[tokio::test]
+async fn a_frame_is_paced_over_its_interval_unless_burst() {
+    // 20 Mbit/s at 30 fps: about 65 packets a frame. Paced, they leave in 1 ms slots over the first
+    // 13 ms of the 33 ms interval (a sleep never ends early, so the sender spreads them over at
+    // least 12 ms); with --burst they leave back to back.
+    let (h, v, _) = end_to_end(opts(VideoCodec::Vp8, 20_000_000)).await;
+    let paced = median_frame_spread(&v.received).await;
+    let sent = h.sent();
+    assert!(
+        paced >= Duration::from_millis(6),
+        "paced: median spread of a frame {paced:?}"
+    );
+    let (h2, v2, _) = end_to_end(ServeOptions {
+        pacing: rtcscope::serve::Pacing::Burst,
+        ..opts(VideoCodec::Vp8, 20_000_000)
+    })
+    .await;
+    let burst = median_frame_spread(&v2.received).await;
+    eprintln!(
+        "median spread of a frame: paced {paced:?}, burst {burst:?}; sent {sent:?}, {:?}",
+        h2.sent()
+    );
+    assert!(
+        burst < Duration::from_millis(12),
+        "burst: median spread of a frame {burst:?}"
+    );
+    assert!(burst < paced, "burst {burst:?} vs paced {paced:?}");
+    // Every packet written reached the stack; the sender's sockets lost none on loopback.
+    for s in [sent, h2.sent()] {
+        assert_eq!(s.send_drops.datagrams_lost, 0, "{s:?}");
+        assert!(s.packets_written >= s.frames * 60, "{s:?}");
+    }
+}
+
 /// Bitrate received between `from` and `to` (relative to the first packet), from the packet timeline.
 async fn received_rate(rx: &viewer::Received, from: Duration, to: Duration) -> f64 {
     let tl = rx.timeline.lock().await;
@@ -391,8 +454,8 @@ async fn received_rate(rx: &viewer::Received, from: Duration, to: Duration) -> f
     (bytes_at(to) - bytes_at(from)) as f64 * 8.0 / (to - from).as_secs_f64()
 }
 
-async fn end_to_end(codec: VideoCodec, bitrate: u64) -> (ServeHandle, viewer::Viewer, String) {
-    let h = start(opts(codec, bitrate)).await;
+async fn end_to_end(o: ServeOptions) -> (ServeHandle, viewer::Viewer, String) {
+    let h = start(o).await;
     let mut ws = connect(&h.ws_url("cam")).await;
     let mut v = viewer::Viewer::new().await;
     let (answer, cands) = timeout(Duration::from_secs(15), negotiate(&mut ws, &mut v))
@@ -447,7 +510,7 @@ async fn end_to_end(codec: VideoCodec, bitrate: u64) -> (ServeHandle, viewer::Vi
 #[tokio::test]
 async fn vp8_media_arrives_at_the_target_bitrate() {
     let target = 1_000_000;
-    let (h, v, answer) = end_to_end(VideoCodec::Vp8, target).await;
+    let (h, v, answer) = end_to_end(opts(VideoCodec::Vp8, target)).await;
     assert!(answer.contains("VP8/90000"), "{answer}");
     assert!(
         !rtx_apts(&answer).is_empty(),
@@ -495,7 +558,7 @@ async fn vp8_media_arrives_at_the_target_bitrate() {
 #[tokio::test]
 async fn h264_media_arrives_with_idr_and_parameter_sets() {
     let target = 600_000;
-    let (h, v, answer) = end_to_end(VideoCodec::H264, target).await;
+    let (h, v, answer) = end_to_end(opts(VideoCodec::H264, target)).await;
     assert!(answer.contains("H264/90000"), "{answer}");
     assert!(
         !rtx_apts(&answer).is_empty(),
