@@ -376,7 +376,7 @@ pub struct ViewerOptions {
     /// UDP receive buffer asked for each socket (suffixes k and M, binary). The default holds a
     /// burst of a 100 Mbit/s stream; without privileges the kernel caps it at net.core.rmem_max,
     /// and what this host then drops is reported apart from network loss.
-    #[arg(long, default_value = "8M", value_parser = parse_size, value_name = "BYTES")]
+    #[arg(long, default_value = RECV_BUFFER_DEFAULT, value_parser = parse_size, value_name = "BYTES")]
     pub recv_buffer: u64,
 
     /// Local address(es) for ICE host candidates (repeatable), e.g. `0.0.0.0:0` or `192.168.1.5:40000`; a
@@ -614,7 +614,10 @@ pub struct ProbeArgs {
     pub json: bool,
 }
 
-/// Parse a bitrate: `2000000`, `2M`, `500k`, `1.5M`.
+/// The default `--recv-buffer`, as written in `--help`: the adapter's
+/// [`WANTED_RCVBUF`](crate::webrtc_adapter::recv_buffer::WANTED_RCVBUF) (a test keeps them equal).
+pub const RECV_BUFFER_DEFAULT: &str = "8M";
+
 /// A size in bytes: `8M`, `512k`, `65536` (k and M are 1024 and 1024²), 4 KiB to 1 GiB.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
@@ -634,6 +637,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
+/// Parse a bitrate: `2000000`, `2M`, `500k`, `1.5M`.
 pub fn parse_bitrate(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let (num, mult) = match t.chars().last() {
@@ -663,6 +667,14 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_recv_buffer_default_is_the_adapters() {
+        assert_eq!(
+            parse_size(RECV_BUFFER_DEFAULT),
+            Ok(crate::webrtc_adapter::recv_buffer::WANTED_RCVBUF as u64)
+        );
     }
 
     #[test]

@@ -1,45 +1,15 @@
 //! The real binary: exit codes, automatic headless mode, usage errors, and a sender killed mid-stream.
 
-use crate::support::common;
+use crate::support::common::{self, Killed, free_port};
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rtcscope::event::{EndReason, Event, RestartCause, Stamped};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rtcscope");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(port: u16) -> Killed {
-    let child = Command::new(BIN)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn serve");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "serve did not start listening");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Killed(child)
-}
 
 /// Spawn the viewer with stdout piped and a thread that parses its NDJSON lines.
 fn viewer(args: &[&str]) -> (Killed, mpsc::Receiver<Stamped>) {
@@ -81,7 +51,7 @@ fn wait_for(rx: &mpsc::Receiver<Stamped>, what: &str, pred: impl Fn(&Stamped) ->
 #[test]
 fn sender_killed_mid_stream_restarts_and_reconnects_when_it_returns() {
     let port = free_port();
-    let server = serve(port);
+    let server = common::serve_on(port, &[]);
     let url = format!("ws://127.0.0.1:{port}/cam/ws");
     let (mut viewer, rx) = viewer(&[
         "--headless",
@@ -122,7 +92,7 @@ fn sender_killed_mid_stream_restarts_and_reconnects_when_it_returns() {
     wait_for(&rx, "a failed connect", |e| {
         matches!(e.event, Event::SignalingFailed { .. })
     });
-    let _server = serve(port);
+    let _server = common::serve_on(port, &[]);
     let media = wait_for(&rx, "media again", |e| {
         matches!(e.event, Event::FirstMedia { .. })
     });
@@ -241,7 +211,7 @@ async fn turn_auth_failure_from_the_stack_log_becomes_a_warning_event() {
     }
     let turn = common::Coturn::start().await;
     let port = free_port();
-    let _server = serve(port);
+    let _server = common::serve_on(port, &[]);
     let out = tokio::task::spawn_blocking(move || {
         Command::new(BIN)
             .args([

@@ -416,6 +416,12 @@ pub fn wait_listening(port: u16) {
 /// returns it and its WebSocket URL for stream `cam`.
 pub fn serve_binary(extra: &[&str]) -> (Killed, String) {
     let port = free_port();
+    let serve = serve_on(port, extra);
+    (serve, format!("ws://127.0.0.1:{port}/cam/ws"))
+}
+
+/// `rtcscope serve` (the binary) on 127.0.0.1:`port`, listening when this returns.
+pub fn serve_on(port: u16, extra: &[&str]) -> Killed {
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_rtcscope"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(extra)
@@ -425,5 +431,5 @@ pub fn serve_binary(extra: &[&str]) -> (Killed, String) {
         .expect("spawn rtcscope serve");
     let serve = Killed(child);
     wait_listening(port);
-    (serve, format!("ws://127.0.0.1:{port}/cam/ws"))
+    serve
 }
