@@ -108,6 +108,24 @@ pub struct AttemptDto {
     /// The whole candidate-pair checklist (selected pair first, pairs of an earlier ICE generation
     /// last).
     pub checklist: Vec<ChecklistPairDto>,
+    /// The viewer's UDP receive buffers and what this host dropped in them, once the peer
+    /// connection is built.
+    pub receive_path: Option<ReceivePathDto>,
+}
+
+/// The viewer's UDP receive buffers and this host's own drops (not network loss).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReceivePathDto {
+    /// UDP sockets bound.
+    pub sockets: u32,
+    /// Receive buffer asked for each, in bytes.
+    pub wanted_bytes: u64,
+    /// The smallest buffer granted, in bytes (as `SO_RCVBUF` reads it).
+    pub granted_bytes: u64,
+    /// `net.core.rmem_max`, where known.
+    pub rmem_max: Option<u64>,
+    /// Datagrams this host dropped in those buffers (the kernel's per-socket counter).
+    pub host_drops: u64,
 }
 
 /// One phase of the timeline.

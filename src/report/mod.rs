@@ -321,6 +321,15 @@ fn attempt_dto(a: &Attempt) -> AttemptDto {
             })
             .collect(),
         checklist: checklist_dto(&a.pairs, a.selected.as_ref().map(|s| s.pair.id.as_str())),
+        receive_path: a
+            .receive_buffers
+            .map(|(sockets, wanted, granted, rmem_max)| ReceivePathDto {
+                sockets,
+                wanted_bytes: wanted,
+                granted_bytes: granted,
+                rmem_max,
+                host_drops: a.host_drops,
+            }),
     }
 }
 

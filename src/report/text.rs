@@ -346,6 +346,26 @@ pub fn render(r: &Report) -> String {
             t.fir_count
         );
     }
+    if let Some(rp) = r.attempt.as_ref().and_then(|a| a.receive_path.as_ref()) {
+        let _ = writeln!(
+            out,
+            "  receive buffers: {} granted of {} asked on {} socket(s){}; {}",
+            crate::format::bytes(rp.granted_bytes),
+            crate::format::bytes(rp.wanted_bytes),
+            rp.sockets,
+            rp.rmem_max
+                .map(|m| format!(", net.core.rmem_max {}", crate::format::bytes(m)))
+                .unwrap_or_default(),
+            if rp.host_drops == 0 {
+                "this host dropped nothing".to_owned()
+            } else {
+                format!(
+                    "this host dropped {} datagrams in them (counted by the stack as lost, not lost by the network)",
+                    rp.host_drops
+                )
+            }
+        );
+    }
 
     let _ = writeln!(out, "\nRESTARTS  {}", r.restarts.total);
     if r.restarts.total as usize > r.restarts.list.len() {

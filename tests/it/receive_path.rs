@@ -98,6 +98,15 @@ fn a_burst_dropped_by_this_host_is_reported_as_such_never_as_network_loss() {
     );
     let ids = rules(&report);
     assert!(ids.contains(&"host-receive-drops".to_owned()), "{ids:?}");
+    // The report carries the buffers and the drops of the attempt shown (the last one counted).
+    let v: serde_json::Value = serde_json::from_str(&report).expect("report");
+    let rp = &v["attempt"]["receive_path"];
+    assert_eq!(rp["wanted_bytes"], 4096, "{rp}");
+    assert!(rp["sockets"].as_u64().unwrap_or(0) >= 1, "{rp}");
+    assert!(
+        rp["host_drops"].as_u64().unwrap_or(0) > 0 && rp["host_drops"].as_u64() <= Some(drops),
+        "{rp} vs {drops} in the events"
+    );
     assert!(
         !ids.contains(&"packet-loss".to_owned()),
         "this host's drops are not the network's loss: {ids:?} ({drops} drops, {lost} lost)"

@@ -166,6 +166,32 @@ fn the_relay_protocol_is_in_the_report() {
     assert!(text.contains("--insecure"), "{text}");
 }
 
+/// This host's own drops (recorded: `serve --bitrate 50M` into a 4 KiB receive buffer) are in the
+/// report apart from the tracks' loss, with the buffer granted.
+#[test]
+fn the_receive_path_is_in_the_report() {
+    let r = build(&Analysis::from_events(&load_fixture("host-receive-drops")));
+    let rp = r
+        .attempt
+        .as_ref()
+        .and_then(|a| a.receive_path.as_ref())
+        .expect("receive path");
+    assert_eq!((rp.sockets, rp.wanted_bytes), (1, 4096), "{rp:?}");
+    assert!(rp.host_drops > 0, "{rp:?}");
+    let text = render(&r, ReportFormat::Text);
+    assert!(
+        text.contains(&format!(
+            "this host dropped {} datagrams in them (counted by the stack as lost, not lost by the network)",
+            rp.host_drops
+        )),
+        "{text}"
+    );
+    // A session without such an event has no receive path, and says nothing about it.
+    let r = build(&Analysis::from_events(&load_fixture("healthy-ws")));
+    assert!(r.attempt.as_ref().is_some_and(|a| a.receive_path.is_none()));
+    assert!(!render(&r, ReportFormat::Text).contains("receive buffers:"));
+}
+
 #[test]
 fn text_reports() {
     let settings = {
