@@ -258,7 +258,26 @@ async fn probe_target(t: Target, spec: &IceServerSpec, opts: &ProbeOptions) -> P
     if t.kind == ProbeKind::TurnAllocate {
         r.username = user.as_deref().map(mask_username);
     }
-    exchange(&t, user.as_deref(), pass.as_deref(), opts, &mut r).await;
+    // A 437 (allocation mismatch) on UDP means the server still holds an allocation for this
+    // 5-tuple: our local port was used a moment ago (by another client, or by an earlier probe with
+    // other credentials). Like libwebrtc (`TurnPort::OnAllocateMismatch`), try again from a new port,
+    // at most twice; the old socket is kept open meanwhile so that the new one cannot get its port.
+    let mut held = Vec::new();
+    for retry in 0..=ALLOCATE_MISMATCH_RETRIES {
+        let fresh = blank(t.url.clone(), t.host.clone(), t.port, t.transport, t.kind);
+        let username = r.username.take();
+        r = ProbeResult { username, ..fresh };
+        let channel = exchange(&t, user.as_deref(), pass.as_deref(), opts, &mut r).await;
+        let mismatch = t.kind == ProbeKind::TurnAllocate
+            && t.transport == ProbeTransport::Udp
+            && matches!(r.outcome, ProbeOutcome::StunError { code: 437, .. });
+        if !mismatch || retry == ALLOCATE_MISMATCH_RETRIES {
+            break;
+        }
+        tracing::debug!(url = %t.url, "probe: 437 allocation mismatch; trying again from a new port");
+        held.extend(channel);
+    }
+    drop(held);
     r.elapsed_ms = millis(started.elapsed());
     if t.kind == ProbeKind::TurnAllocate
         && let Some(u) = &user
@@ -272,19 +291,22 @@ async fn probe_target(t: Target, spec: &IceServerSpec, opts: &ProbeOptions) -> P
     r
 }
 
-/// Connect and run the exchange, filling `r`.
+/// Retries of a UDP allocation that got 437 (allocation mismatch), each from a new port, as libwebrtc.
+const ALLOCATE_MISMATCH_RETRIES: u32 = 2;
+
+/// Connect and run the exchange, filling `r`; returns the channel it used, if one was opened.
 async fn exchange(
     t: &Target,
     user: Option<&str>,
     pass: Option<&str>,
     opts: &ProbeOptions,
     r: &mut ProbeResult,
-) {
+) -> Option<Channel> {
     let server = match resolve(&t.host, t.port, opts.timeout).await {
         Ok(a) => a,
         Err(error) => {
             r.outcome = ProbeOutcome::DnsError { error };
-            return;
+            return None;
         }
     };
     r.server_address = Some(server);
@@ -298,7 +320,7 @@ async fn exchange(
                 r.outcome = ProbeOutcome::ConnectError {
                     error: format!("cannot open a UDP socket: {e}"),
                 };
-                return;
+                return None;
             }
         },
         ProbeTransport::Tcp | ProbeTransport::Tls => {
@@ -307,7 +329,7 @@ async fn exchange(
                 Ok(s) => s,
                 Err(error) => {
                     r.outcome = ProbeOutcome::ConnectError { error };
-                    return;
+                    return None;
                 }
             };
             r.connect_ms = Some(millis(t0.elapsed()));
@@ -329,7 +351,7 @@ async fn exchange(
                     }
                     Err(error) => {
                         r.outcome = ProbeOutcome::TlsError { error };
-                        return;
+                        return None;
                     }
                 }
             } else {
@@ -341,6 +363,7 @@ async fn exchange(
         ProbeKind::StunBinding => binding(&mut channel, opts, r).await,
         ProbeKind::TurnAllocate => allocate(&mut channel, user, pass, opts, r).await,
     }
+    Some(channel)
 }
 
 /// An encoding failure as an outcome (e.g. a username too long for its attribute).
@@ -584,3 +607,91 @@ async fn release(
 
 /// The shortest timeout `rtcscope probe --timeout` accepts: below it not even one UDP retransmission fits.
 pub const MIN_TIMEOUT: Duration = Duration::from_millis(100);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::webrtc_adapter::stun_turn::{StunMethod, server};
+
+    /// A TURN server on loopback that answers every Allocate with 437 from the first `mismatched`
+    /// client ports it sees, and 401 (with a realm and nonce: the credentials are wrong) from the
+    /// others. Returns its address and the client ports seen, in order.
+    async fn fake_turn(mismatched: usize) -> (SocketAddr, tokio::task::JoinHandle<Vec<u16>>) {
+        let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = sock.local_addr().expect("addr");
+        let task = tokio::spawn(async move {
+            let mut ports: Vec<u16> = Vec::new();
+            let mut buf = [0u8; 2048];
+            while let Ok(Ok((n, from))) =
+                tokio::time::timeout(Duration::from_millis(1500), sock.recv_from(&mut buf)).await
+            {
+                if !ports.contains(&from.port()) {
+                    ports.push(from.port());
+                }
+                let seen = ports.iter().position(|p| *p == from.port()).unwrap_or(0);
+                let reply = server::Reply {
+                    error: Some(if seen < mismatched {
+                        (437, "Allocation Mismatch")
+                    } else {
+                        (401, "Unauthorized")
+                    }),
+                    realm: (seen >= mismatched).then_some("test"),
+                    nonce: (seen >= mismatched).then_some("abc"),
+                    ..server::Reply::new(StunMethod::Allocate, server::tid_of(&buf[..n]))
+                };
+                let _ = sock.send_to(&reply.encode(), from).await;
+            }
+            ports
+        });
+        (addr, task)
+    }
+
+    async fn probe_fake(addr: SocketAddr) -> ProbeResult {
+        let url = format!("turn:u:p@{addr}");
+        let spec = crate::proto::ice_server::parse_cli_ice_server(&url, None, None).expect("url");
+        let opts = ProbeOptions {
+            timeout: Duration::from_millis(500),
+            ..ProbeOptions::default()
+        };
+        probe_server(&spec, &opts).await.remove(0)
+    }
+
+    #[tokio::test]
+    async fn a_437_is_tried_again_from_a_new_port_as_libwebrtc_does() {
+        let (addr, server) = fake_turn(1).await;
+        let r = probe_fake(addr).await;
+        let ports = server.await.expect("server");
+        assert_eq!(ports.len(), 2, "one retry from a second port: {ports:?}");
+        assert_ne!(ports[0], ports[1]);
+        assert!(
+            matches!(
+                r.outcome,
+                ProbeOutcome::StunError {
+                    code: 401,
+                    authenticated: true,
+                    ..
+                }
+            ),
+            "the retry's answer is the result: {r:#?}"
+        );
+        assert_eq!(r.attempts, 2, "the tries of the last port only: {r:#?}");
+        assert_eq!(r.local_address.map(|a| a.port()), Some(ports[1]));
+    }
+
+    #[tokio::test]
+    async fn a_server_that_keeps_answering_437_gets_two_retries_then_the_437() {
+        let (addr, server) = fake_turn(usize::MAX).await;
+        let r = probe_fake(addr).await;
+        let ports = server.await.expect("server");
+        assert_eq!(ports.len(), 3, "{ports:?}");
+        let mut distinct = ports.clone();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 3, "each try from its own port: {ports:?}");
+        assert!(
+            matches!(r.outcome, ProbeOutcome::StunError { code: 437, .. }),
+            "{r:#?}"
+        );
+    }
+}

@@ -460,9 +460,14 @@ pub fn parse_refresh_response(
 
 /// Test helpers: responses as a server would build them, with the same codec.
 #[cfg(test)]
-mod server {
+pub(crate) mod server {
     use super::*;
     use rtc::stun::error_code::ErrorCode;
+
+    /// The transaction id of a request.
+    pub fn tid_of(bytes: &[u8]) -> TxId {
+        decode(bytes).transaction_id.0
+    }
 
     pub fn decode(bytes: &[u8]) -> Message {
         let mut m = Message::new();
