@@ -169,20 +169,38 @@ fn loss_of_30_percent_is_measured_and_does_not_break_the_session() {
     println!("== 30 % loss\n{}", summary(ev));
     let lost = lab.lost_on_wire();
     assert!(lost > 100, "the lab dropped packets: {lost}");
-    let stats: Vec<_> = ev
-        .iter()
-        .filter(|e| e.attempt == before.attempt)
-        .filter_map(|e| match &e.event {
-            Event::TrackStats { stats } => Some(stats.clone()),
-            _ => None,
-        })
-        .collect();
+    // The loss seen on the media SSRC under the lab's loss, over every attempt: the attempt that
+    // was playing when the loss began counts from then; a later one (the loss may take ICE down,
+    // which the restarts below allow) counts whole, the loss being on all along.
     let Event::TrackStats { stats: first } = &before.event else {
         unreachable!()
     };
-    let last = stats.last().expect("track stats");
-    let lost_d = (last.packets_lost - first.packets_lost).max(0) as f64;
-    let recv_d = last.packets_received.saturating_sub(first.packets_received) as f64;
+    let (mut lost_d, mut recv_d) = (0.0f64, 0.0f64);
+    let attempts: std::collections::BTreeSet<u32> = ev
+        .iter()
+        .filter(|e| e.attempt >= before.attempt)
+        .map(|e| e.attempt)
+        .collect();
+    for a in attempts {
+        let Some(last) = ev
+            .iter()
+            .filter(|e| e.attempt == a)
+            .filter_map(|e| match &e.event {
+                Event::TrackStats { stats } => Some(stats.clone()),
+                _ => None,
+            })
+            .next_back()
+        else {
+            continue;
+        };
+        let (lost0, recv0) = if a == before.attempt {
+            (first.packets_lost, first.packets_received)
+        } else {
+            (0, 0)
+        };
+        lost_d += (last.packets_lost - lost0).max(0) as f64;
+        recv_d += last.packets_received.saturating_sub(recv0) as f64;
+    }
     let loss = lost_d / (recv_d + lost_d).max(1.0);
     println!(
         "  loss seen by the viewer while the lab dropped {:.1} %, {lost} dropped on the wire",
