@@ -25,6 +25,7 @@ pub mod recv_buffer;
 pub mod send_counting;
 pub mod sender;
 pub mod stun_turn;
+pub mod udp_runtime;
 pub mod viewer;
 
 mod codecs;

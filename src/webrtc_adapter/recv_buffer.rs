@@ -4,24 +4,20 @@
 //! receive buffer (208 KiB) overflows on such a burst and the datagrams are lost in this host, which
 //! the stack then reports as packets lost, a false "network loss". webrtc-rs binds its UDP sockets
 //! itself and hands each to its `Runtime` to wrap (quinn-udp with GRO, in the tokio runtime), so
-//! this module is a `Runtime` that delegates everything to webrtc-rs's tokio runtime, except that
-//! before wrapping a UDP socket it raises the socket's receive buffer: `SO_RCVBUFFORCE` when the
+//! this module is a hook on webrtc-rs's tokio runtime ([`super::udp_runtime`]): before a UDP socket
+//! is wrapped, it raises the socket's receive buffer: `SO_RCVBUFFORCE` when the
 //! process may (root, `CAP_NET_ADMIN`), else `SO_RCVBUF`, which the kernel caps at
 //! `net.core.rmem_max`. It records each socket (address, inode, buffer granted) so that the engine
 //! can report the buffer and count the socket's own drops from `/proc/net/udp{,6}` (the kernel's
 //! per-socket `drops` column), which is what tells this host's drops from the network's loss.
 
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use webrtc::runtime::{
-    AsyncInterval, AsyncTcpListener, AsyncTcpStream, AsyncUdpSocket, JoinHandle, Runtime,
-    TokioRuntime,
-};
+use webrtc::runtime::{AsyncUdpSocket, Runtime, TokioRuntime};
+
+use super::udp_runtime::{HookedRuntime, UdpHook};
 
 /// The receive buffer asked for each socket (the kernel reports twice what it grants, for its
 /// bookkeeping; both figures below are what `SO_RCVBUF` reads back).
@@ -90,23 +86,19 @@ pub fn drops_in(text: &str, inodes: &[u64]) -> u64 {
         .sum()
 }
 
-/// webrtc-rs's tokio runtime, with bigger receive buffers on the UDP sockets it wraps.
+/// The hook that raises each UDP socket's receive buffer and records the socket.
 #[derive(Debug)]
-pub struct BufferedRuntime {
-    inner: TokioRuntime,
+pub struct RaiseBuffers {
     sockets: Arc<Sockets>,
     wanted: usize,
 }
 
-impl BufferedRuntime {
-    /// A runtime asking `wanted` bytes of receive buffer per socket, recording into `sockets`.
-    pub fn new(wanted: usize, sockets: Arc<Sockets>) -> Self {
-        Self {
-            inner: TokioRuntime,
-            sockets,
-            wanted,
-        }
-    }
+/// webrtc-rs's tokio runtime, with bigger receive buffers on the UDP sockets it wraps.
+pub type BufferedRuntime = HookedRuntime<RaiseBuffers>;
+
+/// A runtime asking `wanted` bytes of receive buffer per socket, recording into `sockets`.
+pub fn buffered_runtime(wanted: usize, sockets: Arc<Sockets>) -> BufferedRuntime {
+    HookedRuntime::new(RaiseBuffers { sockets, wanted })
 }
 
 #[cfg(unix)]
@@ -162,20 +154,12 @@ fn raise_and_record(_sock: &std::net::UdpSocket, _wanted: usize) -> io::Result<(
     Ok((0, 0))
 }
 
-impl Runtime for BufferedRuntime {
-    fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send>>) -> Box<dyn JoinHandle> {
-        self.inner.spawn(future)
-    }
-
-    fn spawn_reactor(
+impl UdpHook for RaiseBuffers {
+    fn wrap(
         &self,
-        reactor_pool_size: usize,
-        future: Pin<Box<dyn Future<Output = ()> + Send>>,
-    ) -> Box<dyn JoinHandle> {
-        self.inner.spawn_reactor(reactor_pool_size, future)
-    }
-
-    fn wrap_udp_socket(&self, socket: std::net::UdpSocket) -> io::Result<Arc<dyn AsyncUdpSocket>> {
+        socket: std::net::UdpSocket,
+        tokio: &TokioRuntime,
+    ) -> io::Result<Arc<dyn AsyncUdpSocket>> {
         if let (Ok(local), Ok((granted, inode))) =
             (socket.local_addr(), raise_and_record(&socket, self.wanted))
             && let Ok(mut v) = self.sockets.0.lock()
@@ -186,48 +170,7 @@ impl Runtime for BufferedRuntime {
                 granted,
             });
         }
-        self.inner.wrap_udp_socket(socket)
-    }
-
-    fn wrap_tcp_listener(
-        &self,
-        listener: std::net::TcpListener,
-    ) -> io::Result<Arc<dyn AsyncTcpListener>> {
-        self.inner.wrap_tcp_listener(listener)
-    }
-
-    fn connect_tcp<'a>(
-        &'a self,
-        remote_addr: SocketAddr,
-    ) -> Pin<Box<dyn Future<Output = io::Result<Arc<dyn AsyncTcpStream>>> + Send + 'a>> {
-        self.inner.connect_tcp(remote_addr)
-    }
-
-    fn resolve_host<'a>(
-        &'a self,
-        host: &'a str,
-    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'a>> {
-        self.inner.resolve_host(host)
-    }
-
-    fn now(&self) -> Instant {
-        self.inner.now()
-    }
-
-    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
-        self.inner.sleep(duration)
-    }
-
-    fn interval(&self, period: Duration) -> Box<dyn AsyncInterval> {
-        self.inner.interval(period)
-    }
-
-    fn block_on(&self, future: Pin<Box<dyn Future<Output = ()> + '_>>) {
-        self.inner.block_on(future)
-    }
-
-    fn yield_now(&self) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
-        self.inner.yield_now()
+        tokio.wrap_udp_socket(socket)
     }
 
     fn name(&self) -> &'static str {

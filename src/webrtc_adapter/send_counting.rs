@@ -2,8 +2,8 @@
 //!
 //! A sender that drops datagrams in its own socket would make a perfect network look lossy, so
 //! `rtcscope serve` must not be the bottleneck, and must say so when it is. webrtc-rs hands every
-//! UDP socket it binds to its `Runtime` to wrap; [`CountingRuntime`] delegates everything to
-//! webrtc-rs's tokio runtime and wraps each UDP socket in one that counts, per sender:
+//! UDP socket it binds to its `Runtime` to wrap; [`CountingRuntime`] is webrtc-rs's tokio runtime with
+//! a hook ([`super::udp_runtime`]) that wraps each UDP socket in one that counts, per sender:
 //! - **send errors**: `poll_send` failed (`ENOBUFS`, `EPERM`, …). webrtc-rs's driver logs the error and
 //!   moves on, so those datagrams are lost in this host.
 //! - **send-buffer waits**: `poll_send` was not ready because the socket's send buffer was full (the
@@ -11,19 +11,15 @@
 //!   nothing is lost, but the sender is being held back.
 
 use std::fmt;
-use std::future::Future;
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
 
-use webrtc::runtime::{
-    AsyncInterval, AsyncTcpListener, AsyncTcpStream, AsyncUdpSocket, JoinHandle, RecvMeta, Runtime,
-    TokioRuntime, Transmit,
-};
+use webrtc::runtime::{AsyncUdpSocket, RecvMeta, Runtime, TokioRuntime, Transmit};
+
+use super::udp_runtime::{HookedRuntime, UdpHook};
 
 /// What the sender's sockets could not send, shared by every socket of every connection.
 #[derive(Debug, Default)]
@@ -122,84 +118,30 @@ impl AsyncUdpSocket for CountingSocket {
     }
 }
 
-/// webrtc-rs's tokio runtime, with every UDP socket's failed and held-back sends counted.
+/// The hook that wraps each UDP socket in one that counts into the shared counters.
 #[derive(Debug)]
-pub struct CountingRuntime {
-    inner: TokioRuntime,
-    counters: Arc<SendCounters>,
+pub struct CountSends(Arc<SendCounters>);
+
+/// webrtc-rs's tokio runtime, with every UDP socket's failed and held-back sends counted.
+pub type CountingRuntime = HookedRuntime<CountSends>;
+
+/// A runtime counting into `counters`.
+pub fn counting_runtime(counters: Arc<SendCounters>) -> CountingRuntime {
+    HookedRuntime::new(CountSends(counters))
 }
 
-impl CountingRuntime {
-    /// A runtime counting into `counters`.
-    pub fn new(counters: Arc<SendCounters>) -> Self {
-        Self {
-            inner: TokioRuntime,
-            counters,
-        }
-    }
-}
-
-impl Runtime for CountingRuntime {
-    fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send>>) -> Box<dyn JoinHandle> {
-        self.inner.spawn(future)
-    }
-
-    fn spawn_reactor(
+impl UdpHook for CountSends {
+    fn wrap(
         &self,
-        reactor_pool_size: usize,
-        future: Pin<Box<dyn Future<Output = ()> + Send>>,
-    ) -> Box<dyn JoinHandle> {
-        self.inner.spawn_reactor(reactor_pool_size, future)
-    }
-
-    fn wrap_udp_socket(&self, socket: std::net::UdpSocket) -> io::Result<Arc<dyn AsyncUdpSocket>> {
-        let inner = self.inner.wrap_udp_socket(socket)?;
+        socket: std::net::UdpSocket,
+        tokio: &TokioRuntime,
+    ) -> io::Result<Arc<dyn AsyncUdpSocket>> {
+        let inner = tokio.wrap_udp_socket(socket)?;
         Ok(Arc::new(CountingSocket {
             inner,
-            counters: Arc::clone(&self.counters),
+            counters: Arc::clone(&self.0),
             sent_once: AtomicBool::new(false),
         }))
-    }
-
-    fn wrap_tcp_listener(
-        &self,
-        listener: std::net::TcpListener,
-    ) -> io::Result<Arc<dyn AsyncTcpListener>> {
-        self.inner.wrap_tcp_listener(listener)
-    }
-
-    fn connect_tcp<'a>(
-        &'a self,
-        remote_addr: SocketAddr,
-    ) -> Pin<Box<dyn Future<Output = io::Result<Arc<dyn AsyncTcpStream>>> + Send + 'a>> {
-        self.inner.connect_tcp(remote_addr)
-    }
-
-    fn resolve_host<'a>(
-        &'a self,
-        host: &'a str,
-    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'a>> {
-        self.inner.resolve_host(host)
-    }
-
-    fn now(&self) -> Instant {
-        self.inner.now()
-    }
-
-    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
-        self.inner.sleep(duration)
-    }
-
-    fn interval(&self, period: Duration) -> Box<dyn AsyncInterval> {
-        self.inner.interval(period)
-    }
-
-    fn block_on(&self, future: Pin<Box<dyn Future<Output = ()> + '_>>) {
-        self.inner.block_on(future)
-    }
-
-    fn yield_now(&self) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
-        self.inner.yield_now()
     }
 
     fn name(&self) -> &'static str {
@@ -233,7 +175,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_send_is_counted_as_lost_and_a_good_one_is_not() {
         let counters = Arc::new(SendCounters::default());
-        let rt = CountingRuntime::new(Arc::clone(&counters));
+        let rt = counting_runtime(Arc::clone(&counters));
         let sock = rt
             .wrap_udp_socket(std::net::UdpSocket::bind("127.0.0.1:0").expect("bind"))
             .expect("wrap");

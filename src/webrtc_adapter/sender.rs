@@ -10,7 +10,7 @@
 //!   `127.0.0.1:0`);
 //! - a local track needs an explicit SSRC and codec, and packets are written with the *negotiated* payload
 //!   type, read from the sender's parameters after the answer is applied;
-//! - frames are packetized here, not by the sample track (which sends a frame's packets in one burst),
+//! - frames are packetized here, not by webrtc-rs's sample track (which sends a frame in one burst),
 //!   so that `serve` can pace them; the UDP sockets count failed and held-back sends (`send_counting`);
 //! - event-handler callbacks run on the connection's driver: they only forward into a channel;
 //! - the local track's RTCP queue is drained (the driver logs an error per packet it cannot queue);
@@ -33,7 +33,7 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::TrackLocal;
-use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
     RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceConnectionState, RTCIceGatheringState,
@@ -43,7 +43,7 @@ use webrtc::peer_connection::{
 use webrtc::rtp_transceiver::RtpSender;
 
 use super::IceServerConfig;
-use super::send_counting::{CountingRuntime, SendCounters};
+use super::send_counting::{SendCounters, counting_runtime};
 use crate::proto::ws::CandidateMessage;
 
 /// The H.264 format the sender offers and sends: constrained baseline, packetization mode 1.
@@ -296,7 +296,7 @@ fn rtx_ssrc(media: u32) -> u32 {
 /// One sender peer connection with its synthetic video track.
 pub struct SenderPeer {
     pc: Arc<dyn PeerConnection>,
-    track: Arc<TrackLocalStaticSample>,
+    track: Arc<TrackLocalStaticRTP>,
     rtp_sender: Arc<dyn RtpSender>,
     ssrc: u32,
     codec: VideoCodec,
@@ -348,7 +348,7 @@ impl SenderPeer {
             .with_setting_engine(se)
             .with_handler(Arc::new(Handler { tx }))
             .with_udp_addrs(bind)
-            .with_runtime(Arc::new(CountingRuntime::new(Arc::clone(
+            .with_runtime(Arc::new(counting_runtime(Arc::clone(
                 &config.send_counters,
             ))))
             .build()
@@ -357,30 +357,26 @@ impl SenderPeer {
         let pc: Arc<dyn PeerConnection> = Arc::new(pc);
 
         let ssrc = rand::random::<u32>();
-        let track = TrackLocalStaticSample::new(
-            Instant::now(),
-            MediaStreamTrack::new(
-                "rtcscope".to_owned(),
-                "rtcscope-video".to_owned(),
-                "rtcscope synthetic video".to_owned(),
-                RtpCodecKind::Video,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
-                        rtx: config.rtx.then(|| RTCRtpRtxParameters {
-                            ssrc: rtx_ssrc(ssrc),
-                        }),
-                        ..Default::default()
-                    },
-                    codec: track_codec(config.codec),
+        let track = TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            "rtcscope".to_owned(),
+            "rtcscope-video".to_owned(),
+            "rtcscope synthetic video".to_owned(),
+            RtpCodecKind::Video,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    rtx: config.rtx.then(|| RTCRtpRtxParameters {
+                        ssrc: rtx_ssrc(ssrc),
+                    }),
                     ..Default::default()
-                }],
-            ),
-        )
-        .map_err(|e| SenderError::Build(e.to_string()))?;
+                },
+                codec: track_codec(config.codec),
+                ..Default::default()
+            }],
+        ));
         let track = Arc::new(track);
-        // Frames are packetized here rather than by the track, so that the caller can pace a frame's
-        // packets (a sample written to the track leaves as one burst).
+        // Frames are packetized here rather than by a sample track, so that the caller can pace a
+        // frame's packets (a sample written to a sample track leaves as one burst).
         let payloader = track_codec(config.codec)
             .payloader()
             .map_err(|e| SenderError::Build(e.to_string()))?;
@@ -593,7 +589,7 @@ pub struct RtpPacket(rtc::rtp::Packet);
 /// packets and [`VideoWriter::send`] sends one, so the caller decides when each leaves.
 #[derive(Clone)]
 pub struct VideoWriter {
-    track: Arc<TrackLocalStaticSample>,
+    track: Arc<TrackLocalStaticRTP>,
     packetizer: Arc<std::sync::Mutex<Box<dyn Packetizer>>>,
     payload_type: u8,
 }

@@ -572,7 +572,7 @@ impl ViewerPeer {
         let plan = super::interfaces::plan(&cfg.bind, &super::interfaces::local_interfaces());
         let bind: Vec<String> = plan.bind.iter().map(|a| a.to_string()).collect();
         let sockets = Arc::new(super::recv_buffer::Sockets::default());
-        let runtime = Arc::new(super::recv_buffer::BufferedRuntime::new(
+        let runtime = Arc::new(super::recv_buffer::buffered_runtime(
             cfg.recv_buffer,
             Arc::clone(&sockets),
         ));
