@@ -249,24 +249,25 @@ async fn resolve(host: &str, port: u16, timeout: Duration) -> Result<SocketAddr,
 /// Run one probe.
 async fn probe_target(t: Target, spec: &IceServerSpec, opts: &ProbeOptions) -> ProbeResult {
     let started = Instant::now();
-    let mut r = blank(t.url.clone(), t.host.clone(), t.port, t.transport, t.kind);
     let (user, pass) = match (&spec.username, &spec.credential, &t.url_credentials) {
         (Some(u), c, _) => (Some(u.clone()), c.clone()),
         (None, c, Some((u, p))) => (Some(u.clone()), c.clone().or_else(|| p.clone())),
         (None, c, None) => (None, c.clone()),
     };
-    if t.kind == ProbeKind::TurnAllocate {
-        r.username = user.as_deref().map(mask_username);
-    }
+    let username = (t.kind == ProbeKind::TurnAllocate)
+        .then(|| user.as_deref().map(mask_username))
+        .flatten();
+    let fresh = || ProbeResult {
+        username: username.clone(),
+        ..blank(t.url.clone(), t.host.clone(), t.port, t.transport, t.kind)
+    };
+    let mut r = fresh();
     // A 437 (allocation mismatch) on UDP means the server still holds an allocation for this
     // 5-tuple: our local port was used a moment ago (by another client, or by an earlier probe with
     // other credentials). Like libwebrtc (`TurnPort::OnAllocateMismatch`), try again from a new port,
     // at most twice; the old socket is kept open meanwhile so that the new one cannot get its port.
     let mut held = Vec::new();
     for retry in 0..=ALLOCATE_MISMATCH_RETRIES {
-        let fresh = blank(t.url.clone(), t.host.clone(), t.port, t.transport, t.kind);
-        let username = r.username.take();
-        r = ProbeResult { username, ..fresh };
         let channel = exchange(&t, user.as_deref(), pass.as_deref(), opts, &mut r).await;
         let mismatch = t.kind == ProbeKind::TurnAllocate
             && t.transport == ProbeTransport::Udp
@@ -276,6 +277,7 @@ async fn probe_target(t: Target, spec: &IceServerSpec, opts: &ProbeOptions) -> P
         }
         tracing::debug!(url = %t.url, "probe: 437 allocation mismatch; trying again from a new port");
         held.extend(channel);
+        r = fresh();
     }
     drop(held);
     r.elapsed_ms = millis(started.elapsed());
